@@ -1,0 +1,78 @@
+# tmml_lite: build the book, test the library and the notebooks.
+#   make book       create .venv if missing, install, check the notebooks, build the book into _build/html
+#   make test       create .venv if missing, install, run the unit tests, then strict nbval on notebooks/
+#   make notebooks  re-execute every notebook in place (tiny profile, clean kernel) and store the outputs
+#   make pretrain   regenerate the TinyCLIP checkpoint shipped in tmml_lite/assets
+#   make clean      remove _build
+#
+# The virtual environment is tracked by two stamp files:
+#   .venv/.created    venv made, pip upgraded, torch/torchvision installed at the versions below
+#   .venv/.installed  `pip install -e '.[dev]'` done; redone whenever pyproject.toml is newer
+# Delete .venv (or a stamp) to force a reinstall.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := book
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CREATED := $(VENV)/.created
+INSTALLED := $(VENV)/.installed
+# Exact versions belong here only, for our machines (the wheels lie on local disk); pyproject.toml and
+# environment.yml keep loose bounds because Colab and readers bring their own torch.
+TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
+
+.PHONY: venv .venv test book notebooks pretrain clean
+
+# ---------------------------------------------------------------------------------------------------------
+# Environment
+
+$(CREATED):
+	@if [ ! -x $(PY) ]; then echo "== creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install $(TORCH_PINS)
+	@touch $@
+
+$(INSTALLED): pyproject.toml | $(CREATED)
+	$(PY) -m pip install -e '.[dev]'
+	@touch $@
+
+venv .venv: $(INSTALLED)
+
+# ---------------------------------------------------------------------------------------------------------
+# Test, notebooks, pretraining: always the tiny profile, deterministic hashing.
+
+test notebooks: export TMML_PROFILE := tiny
+test notebooks: export PYTHONHASHSEED := 0
+pretrain: export TMML_PROFILE := tiny
+
+test: $(INSTALLED)
+	@start=$$(date +%s); rc=0; \
+	$(PY) -m pytest -q tests || rc=$$?; \
+	echo "== unit tests: $$(( $$(date +%s) - start )) s wall time (exit $$rc)"; \
+	exit $$rc
+	@start=$$(date +%s); rc=0; \
+	$(PY) -m pytest -q $(NBVAL_FLAGS) notebooks/ || rc=$$?; \
+	echo "== notebooks (nbval): $$(( $$(date +%s) - start )) s wall time (exit $$rc)"; \
+	exit $$rc
+
+notebooks: $(INSTALLED)
+	$(PY) scripts/execute_notebooks.py --timeout 600 notebooks
+
+pretrain: $(INSTALLED)
+	$(PY) -m tmml_lite pretrain
+
+# ---------------------------------------------------------------------------------------------------------
+# Book: refuse notebooks whose stored outputs are not one clean run, then build. `--all` re-reads every
+# page: an incremental build would not repeat the warnings of unchanged pages, and -W would pass.
+
+book: $(INSTALLED)
+	$(PY) scripts/check_notebooks.py notebooks
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going --all
+	@echo "== book: $(CURDIR)/_build/html/index.html"
+
+clean:
+	rm -rf _build

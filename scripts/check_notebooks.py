@@ -1,0 +1,110 @@
+"""Refuse to build the book from notebooks whose stored outputs are not one clean, successful run.
+
+The book renders the outputs stored in notebooks/*.ipynb (`execute_notebooks: off`), so a notebook that
+raised, or was run out of order, or was never run, would silently become a broken page. `make book`
+runs this first. A notebook passes when:
+
+- its first cell is a markdown cell whose first line is a `# Title`;
+- every code cell with source was executed (execution_count set);
+- execution counts are 1, 2, ..., n from top to bottom (one clean run of the whole notebook);
+- no output is an error, except in cells tagged `raises-exception` (an error shown on purpose).
+
+Usage: python scripts/check_notebooks.py [NOTEBOOK_OR_DIR ...]   (default: notebooks/)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shown(path: Path) -> str:
+    """The path relative to the working directory when it lies below it, for short messages."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def cell_label(index: int, cell) -> str:
+    first_line = next((line for line in cell.source.splitlines() if line.strip()), "").strip()
+    if len(first_line) > 60:
+        first_line = first_line[:57] + "..."
+    return f"cell {index} ({cell.cell_type}: {first_line!r})"
+
+
+def check_notebook(path: Path) -> list[str]:
+    """Problems found in one notebook, each naming the notebook and the cell; empty if it is fine."""
+    name = shown(path)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as e:  # unreadable JSON or not a notebook
+        return [f"{name}: cannot read notebook: {e}"]
+    problems = []
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as e:
+        problems.append(f"{name}: invalid notebook format: {e.message}")
+
+    if not nb.cells:
+        return problems + [f"{name}: the notebook has no cells"]
+    first = nb.cells[0]
+    title = first.source.strip().splitlines()[0] if first.source.strip() else ""
+    if first.cell_type != "markdown" or not title.startswith("# ") or not title[2:].strip():
+        problems.append(f"{name}: cell 0 must be a markdown cell starting with a '# Title' line")
+
+    expected = 1
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        where = f"{name}: {cell_label(i, cell)}"
+        tags = cell.get("metadata", {}).get("tags", [])
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and "raises-exception" not in tags:
+                problems.append(f"{where}: error output {out.get('ename')}: {out.get('evalue')}")
+        if not cell.source.strip():
+            continue  # Jupyter does not execute empty cells
+        count = cell.get("execution_count")
+        if count is None:
+            problems.append(f"{where}: never executed")
+        elif count != expected:
+            problems.append(
+                f"{where}: execution_count {count}, expected {expected} "
+                "(cells must come from one clean top-to-bottom run)"
+            )
+        expected += 1
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    targets = [Path(a) for a in argv] or [ROOT / "notebooks"]
+    notebooks: list[Path] = []
+    for target in targets:
+        if target.is_dir():
+            notebooks += sorted(p for p in target.glob("*.ipynb"))
+        elif target.exists():
+            notebooks.append(target)
+        else:
+            print(f"check_notebooks: {target} does not exist", file=sys.stderr)
+            return 2
+    if not notebooks:
+        print(f"check_notebooks: no notebooks found in {', '.join(map(str, targets))}", file=sys.stderr)
+        return 2
+
+    problems = [p for nb in notebooks for p in check_notebook(nb)]
+    if problems:
+        print("check_notebooks: stored outputs are not one clean, successful run:", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        print("Fix the notebook, then regenerate outputs with `make notebooks`.", file=sys.stderr)
+        return 1
+    print(f"check_notebooks: {len(notebooks)} notebook(s) OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

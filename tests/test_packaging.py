@@ -1,0 +1,174 @@
+"""pyproject.toml and environment.yml describe the same environment, with loose bounds only.
+
+Readers install with either file; if the two drift apart, one group of readers gets a broken book.
+Exact pins are banned in both: Colab brings its own torch and Python, and pinned transitive packages
+are what breaks notebooks there. Exact versions live only in the Makefile, for our own machines.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the `test` extra installs tomli on Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = "tmml-lite"
+
+# conda-forge name -> pip name, where the two differ.
+CONDA_TO_PIP = {
+    "pytorch": "torch",
+    "matplotlib-base": "matplotlib",
+}
+# Entries of environment.yml that are not packages of pyproject.toml.
+ENV_ONLY = {"python", "pip"}
+
+
+def normalise(name: str) -> str:
+    """PEP 503 normalised name: lower case, runs of `-`, `_`, `.` become one `-`."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def load_pyproject() -> dict:
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)
+
+
+def load_environment() -> dict:
+    with open(ROOT / "environment.yml") as f:
+        return yaml.safe_load(f)
+
+
+def pyproject_requirements() -> dict[str, Requirement]:
+    """Runtime dependencies plus the `book` and `test` extras, by normalised name."""
+    project = load_pyproject()["project"]
+    extras = project["optional-dependencies"]
+    lines = project["dependencies"] + extras["book"] + extras["test"]
+    reqs = [Requirement(line) for line in lines]
+    by_name = {normalise(r.name): r for r in reqs}
+    assert len(by_name) == len(reqs), f"a package is listed twice in pyproject.toml: {lines}"
+    return by_name
+
+
+def parse_conda_spec(spec: str) -> tuple[str, str]:
+    """'pytorch>=2.1' or 'pytorch >=2.1' -> ('pytorch', '>=2.1')."""
+    m = re.fullmatch(r"\s*([A-Za-z0-9][A-Za-z0-9_.\-]*)\s*(.*?)\s*", spec)
+    assert m, f"cannot parse environment.yml entry {spec!r}"
+    return m.group(1), m.group(2).replace(" ", "")
+
+
+def environment_entries() -> tuple[list[str], list[str]]:
+    """(conda entries, pip entries) of environment.yml, as written."""
+    conda, pip = [], []
+    for entry in load_environment()["dependencies"]:
+        if isinstance(entry, dict):
+            assert set(entry) == {"pip"}, f"unexpected mapping in environment.yml: {entry}"
+            pip.extend(entry["pip"])
+        else:
+            conda.append(str(entry))
+    return conda, pip
+
+
+def environment_requirements() -> dict[str, str]:
+    """Packages of environment.yml as {normalised pip name: specifier}, without python, pip and `-e .`."""
+    conda, pip = environment_entries()
+    found: list[tuple[str, str]] = []
+    for spec in conda:
+        name, version = parse_conda_spec(spec)
+        name = normalise(name)
+        if name in ENV_ONLY:
+            continue
+        found.append((normalise(CONDA_TO_PIP.get(name, name)), version))
+    for line in pip:
+        if line.strip() in ("-e .", "-e ./", "."):
+            continue
+        r = Requirement(line)
+        found.append((normalise(r.name), str(r.specifier)))
+    by_name = dict(found)
+    assert len(by_name) == len(found), f"a package is listed twice in environment.yml: {found}"
+    return by_name
+
+
+def test_environment_installs_the_project_itself():
+    _, pip = environment_entries()
+    assert pip and pip[-1].strip() == "-e .", "environment.yml should end with `pip: [..., -e .]`"
+
+
+def test_every_pyproject_dependency_is_in_environment_yml():
+    env = environment_requirements()
+    missing = sorted(set(pyproject_requirements()) - set(env))
+    assert not missing, f"in pyproject.toml but not in environment.yml: {missing}"
+
+
+def test_environment_yml_lists_nothing_pyproject_lacks():
+    extra = sorted(set(environment_requirements()) - set(pyproject_requirements()))
+    assert not extra, f"in environment.yml but not in pyproject.toml: {extra}"
+
+
+def test_version_bounds_agree():
+    env = environment_requirements()
+    for name, req in pyproject_requirements().items():
+        if name not in env:
+            continue  # reported by the test above
+        try:
+            env_spec = SpecifierSet(env[name])
+        except InvalidSpecifier:
+            pytest.fail(f"environment.yml: {name} has a version spec pip cannot read: {env[name]!r}")
+        assert env_spec == req.specifier, (
+            f"{name}: pyproject.toml says {str(req.specifier)!r}, environment.yml says {env[name]!r}"
+        )
+
+
+def test_dev_extra_is_book_plus_test():
+    extras = load_pyproject()["project"]["optional-dependencies"]
+    dev = [Requirement(line) for line in extras["dev"]]
+    covered: set[str] = set()
+    for r in dev:
+        if normalise(r.name) == PROJECT:
+            covered |= r.extras
+        else:
+            covered.add(normalise(r.name))
+    assert {"book", "test"} <= covered, f"the dev extra should install book and test: {extras['dev']}"
+
+
+def all_specs() -> list[tuple[str, str]]:
+    """(file, entry) for every dependency line of both files."""
+    project = load_pyproject()["project"]
+    lines = [("pyproject.toml", d) for d in project["dependencies"]]
+    for group in project["optional-dependencies"].values():
+        lines += [("pyproject.toml", d) for d in group]
+    conda, pip = environment_entries()
+    lines += [("environment.yml", d) for d in conda + pip]
+    return lines
+
+
+def test_no_exact_pins():
+    for where, line in all_specs():
+        assert "==" not in line, f"{where}: exact pin {line!r}; use a loose bound (exact versions go in the Makefile)"
+    conda, _ = environment_entries()
+    for spec in conda:
+        _, version = parse_conda_spec(spec)
+        # In conda `pkg=1.2` pins to 1.2.*; only comparison operators are allowed here.
+        assert not re.match(r"=[^=]", version), f"environment.yml: conda pin {spec!r}"
+
+
+def test_jupyter_book_stays_below_2():
+    # Jupyter Book 2 fetches its theme at build time and fails offline.
+    req = pyproject_requirements()["jupyter-book"]
+    assert not req.specifier.contains("2.0.0", prereleases=True), f"pyproject.toml: {req} must exclude 2"
+    assert req.specifier == SpecifierSet("<2"), f"pyproject.toml: expected jupyter-book<2, found {req}"
+    assert SpecifierSet(environment_requirements()["jupyter-book"]) == SpecifierSet("<2")
+
+
+def test_package_data_ships_the_checkpoint():
+    data = load_pyproject()["tool"]["setuptools"]["package-data"]["tmml_lite"]
+    assert "assets/*.safetensors" in data and "assets/*.json" in data

@@ -1,0 +1,49 @@
+import json
+
+import torch
+
+from tmml_lite.checkpoint import load_tensors
+from tmml_lite.pretrain import PretrainConfig, pretrain
+
+
+def test_a_short_pretraining_run_lowers_the_loss(tmp_path):
+    cfg = PretrainConfig(steps=30, batch_size=32, warmup=5, lr=2e-3, save_every=100)
+    log = pretrain(cfg, run_dir=tmp_path / "run", out=tmp_path / "tiny.safetensors", progress=False)
+    first, last = sum(log["losses"][:5]) / 5, sum(log["losses"][-5:]) / 5
+    assert last < first - 0.2, (first, last)
+    assert (tmp_path / "tiny.safetensors").exists() and (tmp_path / "tiny.log.json").exists()
+
+
+def test_resume_after_a_stop_equals_the_uninterrupted_run(tmp_path):
+    cfg = PretrainConfig(steps=4, batch_size=16, warmup=2, save_every=2)
+    pretrain(cfg, run_dir=tmp_path / "straight", out=None, progress=False)
+    pretrain(cfg, run_dir=tmp_path / "stopped", out=None, progress=False, until=2)  # "killed" after step 2
+    assert json.loads((tmp_path / "stopped" / "state.json").read_text())["step"] == 2
+    pretrain(cfg, run_dir=tmp_path / "stopped", out=None, progress=False)  # resumes at step 2
+    a = load_tensors(tmp_path / "straight" / "model.safetensors")
+    b = load_tensors(tmp_path / "stopped" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resuming_with_another_config_is_refused(tmp_path):
+    pretrain(PretrainConfig(steps=2, batch_size=8, warmup=1, save_every=2), run_dir=tmp_path, out=None,
+             progress=False)
+    try:
+        pretrain(PretrainConfig(steps=3, batch_size=8, warmup=1, save_every=2), run_dir=tmp_path, out=None,
+                 progress=False)
+    except ValueError as e:
+        assert "another config" in str(e)
+    else:
+        raise AssertionError("resuming with a different config must fail")
+
+
+def test_corrupt_or_pickled_checkpoint_is_refused(tmp_path):
+    import pickle
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(pickle.dumps({"weight": [1, 2, 3]}))
+    try:
+        load_tensors(bad)
+    except ValueError as e:
+        assert "not a readable safetensors" in str(e)
+    else:
+        raise AssertionError("a pickle must not load")

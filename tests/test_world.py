@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from tmml_lite import world
+
+
+def test_task_images_are_a_pure_function_of_task_split_index():
+    a, la = world.task_image("shapes", "test", 7)
+    b, lb = world.task_image("shapes", "test", 7)
+    c, _ = world.task_image("shapes", "test", 8)
+    d, _ = world.task_image("shapes", "train", 7)
+    assert a.dtype == np.uint8 and a.shape == (world.IMAGE_SIZE, world.IMAGE_SIZE, 3)
+    assert np.array_equal(a, b) and la == lb
+    assert not np.array_equal(a, c) and not np.array_equal(a, d)
+
+
+def test_pretraining_batches_are_deterministic_and_captions_vary():
+    images, captions = world.pretraining_batch(64, seed=0, step=3)
+    images2, captions2 = world.pretraining_batch(64, seed=0, step=3)
+    images3, _ = world.pretraining_batch(64, seed=0, step=4)
+    assert np.array_equal(images, images2) and captions == captions2
+    assert not np.array_equal(images, images3)
+    assert len(set(captions)) > 50  # web-like variety, not one template
+    words = " ".join(captions)
+    for factor in ("circle", "red", "background", "number", "three"):
+        assert factor in " ".join(world.pretraining_batch(256, 0, 0)[1]) or factor in words
+
+
+def test_at_least_six_tasks_of_at_least_ten_classes():
+    assert len(world.TASKS) >= 6
+    for task in world.TASKS.values():
+        assert len(task.classnames) >= 10, task.name
+        assert len(set(task.classnames)) == len(task.classnames)
+        assert all("{}" in t for t in task.templates)
+
+
+@pytest.mark.parametrize("task", list(world.TASKS))
+def test_each_class_renders_and_labels_cycle(task):
+    n = len(world.TASKS[task].classnames)
+    labels = [world.task_image(task, "val", i)[1] for i in range(n)]
+    assert labels == list(range(n))
+
+
+def test_downstream_domain_is_shifted_from_pretraining():
+    """The shift is controlled: same scene, same random draws, blurrier and noisier image."""
+    scene = world.Scene(kind="object", shape="star", color="red", size="large", texture="striped")
+    clean = world.render(scene, np.random.default_rng(0), world.CLEAN).astype(float)
+    shifted = world.render(scene, np.random.default_rng(0), world.SHIFTED).astype(float)
+    edges = lambda im: np.abs(np.diff(im, axis=1)).mean()
+    assert edges(shifted) < edges(clean)  # blur and faded contrast remove edges
+    assert world.SHIFTED != world.CLEAN
+
+
+def test_unknown_task_and_split_get_clear_errors():
+    with pytest.raises(KeyError, match="available tasks"):
+        world.get_task("imagenet")
+    with pytest.raises(ValueError, match="use one of"):
+        world.task_image("shapes", "dev", 0)

@@ -1,0 +1,124 @@
+"""Downstream data under the field's protocols: few-shot sampling and the base-to-new split (CoCoOp).
+
+Base-to-new: sort the class ids; base = the first ceil(n/2), new = the rest, each relabelled from 0.
+K shots per class (val: min(K, 4)) are sampled *before* the classes are split. The chosen indices are saved
+as JSON so a reader can inspect exactly which images a run trained on.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import world
+
+
+def check_classnames(classnames) -> list[str]:
+    """The class names as a list; a clear error if they are empty, not strings, or duplicated."""
+    if isinstance(classnames, str) or not hasattr(classnames, "__iter__"):
+        raise TypeError(f"class names must be a list of strings, got {type(classnames).__name__}")
+    names = list(classnames)
+    if not names:
+        raise ValueError("the class list is empty; give at least one class name")
+    if not all(isinstance(n, str) and n.strip() for n in names):
+        raise ValueError(f"every class name must be a non-empty string, got {names!r}")
+    seen, dups = set(), []
+    for n in names:
+        if n in seen:
+            dups.append(n)
+        seen.add(n)
+    if dups:
+        raise ValueError(f"duplicated class names {sorted(set(dups))}: each class needs a distinct name")
+    return names
+
+
+@functools.lru_cache(maxsize=64)
+def _split_cached(task: str, split: str):
+    images, labels = world.task_split(task, split)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def load_split(task: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """A whole split of a downstream task: uint8 images (N, H, W, 3) and labels (N,), cached in memory."""
+    world.get_task(task)
+    return _split_cached(task, split)
+
+
+def few_shot_indices(labels: np.ndarray, shots: int, seed: int) -> list[int]:
+    """`shots` indices per class, drawn without replacement with a seeded generator, sorted by class."""
+    if shots < 1:
+        raise ValueError(f"shots must be >= 1, got {shots}")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels):
+        pool = np.flatnonzero(labels == c)
+        if shots > len(pool):
+            raise ValueError(f"asked for {shots} shots but class {int(c)} has only {len(pool)} images in this "
+                             f"split; use shots <= {len(pool)}")
+        chosen += sorted(int(i) for i in rng.choice(pool, size=shots, replace=False))
+    return chosen
+
+
+def base_new_classes(n_classes: int) -> tuple[list[int], list[int]]:
+    """Class ids of the base half (first ceil(n/2)) and the new half (the rest)."""
+    if n_classes < 2:
+        raise ValueError(f"a base/new split needs at least 2 classes, got {n_classes}")
+    n_base = math.ceil(n_classes / 2)
+    return list(range(n_base)), list(range(n_base, n_classes))
+
+
+def subsample_classes(indices, labels: np.ndarray, class_ids) -> tuple[list[int], np.ndarray]:
+    """Keep the indices whose label is in `class_ids`, relabelled 0..len(class_ids)-1 in that order."""
+    relabel = {c: i for i, c in enumerate(class_ids)}
+    kept = [int(i) for i in indices if int(labels[i]) in relabel]
+    return kept, np.array([relabel[int(labels[i])] for i in kept], np.int64)
+
+
+@dataclass
+class Subset:
+    """Images (uint8, N x H x W x 3), labels (N,) and the class names they index."""
+    images: np.ndarray
+    labels: np.ndarray
+    classnames: list[str]
+
+    def __len__(self):
+        return len(self.labels)
+
+
+def base_to_new(task: str, shots: int = 16, seed: int = 1, save_dir: str | Path | None = None) -> dict[str, Subset]:
+    """The base-to-new benchmark of one task and seed: {"train", "val" (base classes, few-shot),
+    "test_base", "test_new"} as `Subset`s. With `save_dir`, the few-shot indices are written there as JSON."""
+    task_ = world.get_task(task)
+    classnames = check_classnames(task_.classnames)
+    base, new = base_new_classes(len(classnames))
+    out, record = {}, {"task": task, "shots": shots, "seed": seed, "base_classes": [classnames[c] for c in base],
+                       "new_classes": [classnames[c] for c in new]}
+    for name, split, k in (("train", "train", shots), ("val", "val", min(shots, 4))):
+        images, labels = load_split(task, split)
+        idx = few_shot_indices(labels, k, seed)  # shots first, then classes (DESIGN section 4)
+        idx, rel = subsample_classes(idx, labels, base)
+        out[name] = Subset(images[idx], rel, record["base_classes"])
+        record[f"{name}_indices"] = idx
+    images, labels = load_split(task, "test")
+    for name, ids in (("test_base", base), ("test_new", new)):
+        idx, rel = subsample_classes(range(len(labels)), labels, ids)
+        out[name] = Subset(images[idx], rel, [classnames[c] for c in ids])
+    if save_dir is not None:
+        path = Path(save_dir) / f"{task}_shots{shots}_seed{seed}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1))
+    return out
+
+
+def preprocess_images(images: np.ndarray, preprocess) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> model input (N, 3, S, S) through the backbone's own preprocess (PIL path)."""
+    return torch.stack([preprocess(Image.fromarray(im)) for im in images])

@@ -1,0 +1,79 @@
+"""Figures shared by the chapters. One colour per method across the whole book (`METHOD_COLORS`)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+METHOD_COLORS = {
+    "zero-shot": "#7f7f7f",
+    "CoOp": "#1f77b4",
+    "CoCoOp": "#ff7f0e",
+    "CTP": "#2ca02c",
+    "TFT": "#9467bd",
+    "TMML": "#d62728",
+}
+CHANCE_COLOR = "#bbbbbb"
+
+
+def show_images(images, titles=None, ncols: int = 8, size: float = 1.35, fontsize: int = 7, suptitle=None):
+    """A grid of uint8 images (N, H, W, 3) with optional titles; returns the figure."""
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.15), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (ax, image) in enumerate(zip(axes.flat, images)):
+        ax.imshow(image, interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=fontsize)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_bars(names, accuracies, chance=None, label="zero-shot", ax=None, title=None):
+    """Bar chart of accuracy (%) per task, with chance level marked per bar."""
+    ax = ax or plt.subplots(figsize=(7, 3.2))[1]
+    x = np.arange(len(names))
+    bars = ax.bar(x, accuracies, color=METHOD_COLORS.get(label, "#444444"), label=label)
+    ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    if chance is not None:
+        ax.hlines(chance, x - 0.4, x + 0.4, colors="black", linestyles="dashed", label="chance")
+    ax.set_xticks(x, names, rotation=20)
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.legend(loc="upper right", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def similarity_heatmap(similarity, image_labels, class_names, ax=None, title=None):
+    """Heat map of cosine similarities (N images x C classes)."""
+    import seaborn as sns
+    ax = ax or plt.subplots(figsize=(0.45 * len(class_names) + 2, 0.35 * len(image_labels) + 1.5))[1]
+    sns.heatmap(np.asarray(similarity), ax=ax, cmap="viridis", xticklabels=class_names, yticklabels=image_labels,
+                cbar_kws={"label": "cosine similarity"})
+    ax.set_xlabel("class prompt")
+    ax.set_ylabel("image (true class)")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def probability_bars(probs, class_names, ax=None, title=None, true_label=None, color="#7f7f7f"):
+    """Horizontal bars of one image's class probabilities; the true class is marked in bold."""
+    ax = ax or plt.subplots(figsize=(3, 0.25 * len(class_names) + 0.8))[1]
+    y = np.arange(len(class_names))
+    ax.barh(y, np.asarray(probs), color=color)
+    ax.set_yticks(y, class_names, fontsize=7)
+    if true_label is not None:
+        ax.get_yticklabels()[true_label].set_fontweight("bold")
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability")
+    if title:
+        ax.set_title(title, fontsize=8)
+    return ax

@@ -1,0 +1,434 @@
+"""The procedural world: small RGB images with web-like captions, and downstream classification tasks.
+
+It stands in for two things we cannot download: the web image-text pairs CLIP was pretrained on
+(`pretraining_batch`) and the downstream benchmarks prompt learning is evaluated on (`TASKS`).
+Everything is a pure function of its seed: the same (task, split, index) always gives the same image.
+
+A scene has factors (shape, colour, size, position, count, background texture, drawing style, or a
+seven-segment digit). Pretraining captions mention a random subset of the factors with varied templates
+and synonyms, like alt-text. Downstream images are drawn in a shifted `Domain` (blur, noise, faded
+contrast, clutter), as real benchmarks differ from web data, so zero-shot accuracy is below ceiling.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import functools
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from matplotlib.path import Path as _Path
+
+IMAGE_SIZE = 32
+
+SHAPES = ("circle", "square", "triangle", "diamond", "star", "cross",
+          "ring", "hexagon", "heart", "crescent", "arrow", "pentagon")
+COLORS = {  # name -> RGB; objects get a per-image jitter around these
+    "red": (215, 35, 35), "orange": (245, 140, 25), "yellow": (240, 220, 40), "green": (40, 165, 60),
+    "cyan": (50, 210, 225), "blue": (40, 70, 215), "purple": (135, 55, 195), "pink": (250, 135, 195),
+    "brown": (125, 75, 30), "white": (245, 245, 245),
+}
+TEXTURES = ("plain", "striped", "checkered", "dotted", "grid",
+            "zigzag", "wavy", "speckled", "gradient", "concentric")
+SIZES = {"small": 8, "medium": 12, "large": 17}  # object side in pixels
+POSITIONS = ("top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right")
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+# Synonyms used by pretraining captions (the first entry is the canonical name used by the tasks).
+SHAPE_WORDS = {
+    "circle": ["circle", "circle", "disc"], "square": ["square"], "triangle": ["triangle"],
+    "diamond": ["diamond", "rhombus"], "star": ["star"], "cross": ["cross", "plus sign"],
+    "ring": ["ring", "donut"], "hexagon": ["hexagon"], "heart": ["heart"],
+    "crescent": ["crescent", "crescent", "moon"], "arrow": ["arrow"], "pentagon": ["pentagon"],
+}
+COLOR_WORDS = {c: [c] for c in COLORS}
+COLOR_WORDS.update({"purple": ["purple", "purple", "violet"], "cyan": ["cyan", "cyan", "turquoise"],
+                    "gray": ["gray"]})
+TEXTURE_WORDS = {
+    "plain": ["plain", "plain", "solid"], "striped": ["striped"], "checkered": ["checkered", "checkerboard"],
+    "dotted": ["dotted", "polka dot"], "grid": ["grid"], "zigzag": ["zigzag"], "wavy": ["wavy"],
+    "speckled": ["speckled"], "gradient": ["gradient", "gradient", "faded"], "concentric": ["concentric"],
+}
+
+
+def plural(noun: str) -> str:
+    """English plural of a shape word ("cross" -> "crosses", "plus sign" -> "plus signs")."""
+    return noun + ("es" if noun.endswith(("s", "x", "sh", "ch")) else "s")
+
+
+# ----------------------------------------------------------------------------------------------------
+# Scenes and their rendering
+# ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scene:
+    """What is in one image. `kind` is "object" (one shape), "count" (several equal shapes) or "digit"."""
+    kind: str = "object"
+    shape: str = "circle"
+    color: str = "red"
+    size: str = "medium"
+    position: str = "center"
+    count: int = 1
+    digit: int = 0
+    texture: str = "plain"
+    outline: bool = False
+
+
+@dataclass(frozen=True)
+class Domain:
+    """How an image is drawn. Pretraining uses `CLEAN`; downstream tasks use `SHIFTED`.
+
+    blur: Gaussian blur sigma in pixels; noise: std of additive pixel noise (0-1 scale);
+    contrast: images are faded towards grey by this factor range; clutter: number of distractor specks;
+    outline_prob: probability that an object is drawn as an outline instead of filled.
+    """
+    blur: tuple = (0.0, 0.0)
+    noise: float = 0.02
+    contrast: tuple = (1.0, 1.0)
+    clutter: tuple = (0, 0)
+    outline_prob: float = 0.15
+
+
+CLEAN = Domain()
+SHIFTED = Domain(blur=(0.5, 0.9), noise=0.06, contrast=(0.65, 0.9), clutter=(2, 5), outline_prob=0.4)
+
+
+def _grid(n: int):
+    """Pixel-centre coordinates in [-1, 1], shape (n, n) each (v down, u right)."""
+    c = (np.arange(n) + 0.5) / n * 2 - 1
+    return np.meshgrid(c, c, indexing="ij")
+
+
+def _regular_polygon(k: int, r: float, rot: float = -np.pi / 2):
+    a = rot + np.arange(k) * 2 * np.pi / k
+    return np.stack([r * np.cos(a), r * np.sin(a)], 1)
+
+
+def _star(points=5, r_out=0.98, r_in=0.42):
+    a = -np.pi / 2 + np.arange(2 * points) * np.pi / points
+    r = np.where(np.arange(2 * points) % 2 == 0, r_out, r_in)
+    return np.stack([r * np.cos(a), r * np.sin(a)], 1)
+
+
+_POLYGONS = {
+    "triangle": np.array([[0, -0.92], [0.95, 0.8], [-0.95, 0.8]]),
+    "star": _star(),
+    "hexagon": _regular_polygon(6, 0.95, 0.0),
+    "pentagon": _regular_polygon(5, 0.95),
+    "arrow": np.array([[-0.95, -0.28], [0.15, -0.28], [0.15, -0.75], [0.95, 0], [0.15, 0.75],
+                       [0.15, 0.28], [-0.95, 0.28]]),
+}
+
+
+def _shape_inside(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Boolean mask of a unit-size shape on coordinates u (right) and v (down) in [-1, 1]."""
+    r = np.hypot(u, v)
+    if shape == "circle":
+        return r <= 0.92
+    if shape == "square":
+        return np.maximum(abs(u), abs(v)) <= 0.78
+    if shape == "diamond":
+        return abs(u) + abs(v) <= 0.98
+    if shape == "cross":
+        return ((abs(u) <= 0.3) & (abs(v) <= 0.95)) | ((abs(v) <= 0.3) & (abs(u) <= 0.95))
+    if shape == "ring":
+        return (r <= 0.95) & (r >= 0.52)
+    if shape == "crescent":
+        return (r <= 0.95) & (np.hypot(u - 0.42, v + 0.12) > 0.75)
+    if shape == "heart":
+        x, y = u * 1.25, -v * 1.25 + 0.25
+        return (x ** 2 + y ** 2 - 1) ** 3 - x ** 2 * y ** 3 <= 0
+    if shape in _POLYGONS:
+        pts = np.stack([u.ravel(), v.ravel()], 1)
+        return _Path(_POLYGONS[shape]).contains_points(pts).reshape(u.shape)
+    raise ValueError(f"unknown shape {shape!r}; known shapes: {', '.join(SHAPES)}")
+
+
+# Seven-segment digits: segments a..g as (v0, v1, u0, u1) boxes on a unit cell of aspect 1:1.6.
+_SEGMENTS = {"a": (-1, -0.8, -0.6, 0.6), "b": (-1, 0.05, 0.4, 0.6), "c": (-0.05, 1, 0.4, 0.6),
+             "d": (0.8, 1, -0.6, 0.6), "e": (-0.05, 1, -0.6, -0.4), "f": (-1, 0.05, -0.6, -0.4),
+             "g": (-0.1, 0.1, -0.6, 0.6)}
+_DIGIT_SEGMENTS = ("abcdef", "bc", "abged", "abgcd", "fgbc", "afgcd", "afgedc", "abc", "abcdefg", "abcdfg")
+
+
+def _digit_inside(digit: int, u, v):
+    m = np.zeros(u.shape, bool)
+    for s in _DIGIT_SEGMENTS[digit]:
+        v0, v1, u0, u1 = _SEGMENTS[s]
+        m |= (v >= v0) & (v <= v1) & (u >= u0) & (u <= u1)
+    return m
+
+
+@functools.lru_cache(maxsize=4096)
+def _alpha(glyph: str, size_px: int, outline: bool) -> np.ndarray:
+    """Anti-aliased alpha mask (size_px, size_px) in [0, 1] of a shape or digit ("digit3"), cached."""
+    ss = 4  # supersampling factor
+    v, u = _grid(size_px * ss)
+    inside = (_digit_inside(int(glyph[5:]), u, v) if glyph.startswith("digit")
+              else _shape_inside(glyph, u, v))
+    if outline:
+        t = max(1, round(0.11 * size_px * ss))  # stroke about 1-2 px at 32 px images
+        pad = np.pad(inside, t)
+        eroded = np.ones_like(inside)
+        for dy in (-t, 0, t):
+            for dx in (-t, 0, t):
+                eroded &= pad[t + dy: t + dy + inside.shape[0], t + dx: t + dx + inside.shape[1]]
+        inside = inside & ~eroded
+    return inside.reshape(size_px, ss, size_px, ss).mean(axis=(1, 3)).astype(np.float32)
+
+
+def _muted_color(rng) -> np.ndarray:
+    h, s, v = rng.random(), rng.uniform(0.05, 0.35), rng.uniform(0.3, 0.75)
+    return np.array(colorsys.hsv_to_rgb(h, s, v), np.float32)
+
+
+def _texture(name: str, rng, n: int = IMAGE_SIZE) -> np.ndarray:
+    """Background pattern (n, n, 3) in [0, 1]: a two-colour mix driven by a procedural field."""
+    c0, c1 = _muted_color(rng), _muted_color(rng)
+    while np.abs(c0 - c1).sum() < 0.35:  # the two colours must be distinguishable
+        c1 = _muted_color(rng)
+    y, x = np.mgrid[0:n, 0:n].astype(np.float32)
+    period = rng.uniform(5, 9)
+    theta = rng.choice([0, np.pi / 2, np.pi / 4, -np.pi / 4]) + rng.uniform(-0.15, 0.15)
+    along = x * np.cos(theta) + y * np.sin(theta)
+    phase = rng.uniform(0, 2 * np.pi)
+    if name == "plain":
+        t = np.zeros((n, n), np.float32)
+    elif name == "striped":
+        t = (np.sin(2 * np.pi * along / period + phase) > 0).astype(np.float32)
+    elif name == "checkered":
+        p = int(round(period * 0.7))
+        ox, oy = rng.integers(0, p, 2)
+        t = (((x + ox) // p + (y + oy) // p) % 2).astype(np.float32)
+    elif name == "dotted":
+        p = period
+        ox, oy = rng.uniform(0, p, 2)
+        dx, dy = (x + ox) % p - p / 2, (y + oy) % p - p / 2
+        t = (np.hypot(dx, dy) < p * 0.22).astype(np.float32)
+    elif name == "grid":
+        p = int(round(period))
+        ox, oy = rng.integers(0, p, 2)
+        t = (((x + ox) % p < 1) | ((y + oy) % p < 1)).astype(np.float32)
+    elif name == "zigzag":
+        across = -x * np.sin(theta) + y * np.cos(theta)
+        tri = np.abs((along / period * 2) % 2 - 1) * period * 0.6
+        t = (((across + tri + phase) % period) < period / 2).astype(np.float32)
+    elif name == "wavy":
+        across = -x * np.sin(theta) + y * np.cos(theta)
+        t = (np.sin(2 * np.pi * (across + 2.0 * np.sin(2 * np.pi * along / 12)) / period + phase) > 0)
+        t = t.astype(np.float32)
+    elif name == "speckled":
+        t = (rng.random((n, n)) < 0.22).astype(np.float32)
+    elif name == "gradient":
+        t = (along - along.min()) / (along.max() - along.min())
+    elif name == "concentric":
+        cy, cx = rng.uniform(0, n, 2)
+        t = (np.sin(2 * np.pi * np.hypot(x - cx, y - cy) / period + phase) > 0).astype(np.float32)
+    else:
+        raise ValueError(f"unknown texture {name!r}; known textures: {', '.join(TEXTURES)}")
+    return c0 + t[..., None] * (c1 - c0)
+
+
+def _paste(img: np.ndarray, alpha: np.ndarray, color: np.ndarray, top: int, left: int) -> None:
+    h, w = alpha.shape
+    region = img[top:top + h, left:left + w]
+    a = alpha[: region.shape[0], : region.shape[1], None]
+    region *= 1 - a
+    region += a * color
+
+
+def _object_color(name: str, rng) -> np.ndarray:
+    return np.clip((np.array(COLORS[name], np.float32) + rng.normal(0, 12, 3)) / 255, 0, 1)
+
+
+def _position_topleft(position: str, size_px: int, rng, n: int = IMAGE_SIZE):
+    row, col = divmod(POSITIONS.index(position), 3)
+    cell = n / 3
+    centre = np.array([(row + 0.5) * cell, (col + 0.5) * cell]) + rng.uniform(-1.5, 1.5, 2)
+    centre = np.clip(centre, size_px / 2, n - size_px / 2)
+    return [int(round(c - size_px / 2)) for c in centre]
+
+
+def _gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    if sigma <= 0:
+        return img
+    r = int(np.ceil(2.5 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    pad = np.pad(img, ((r, r), (r, r), (0, 0)), mode="edge")
+    tmp = sum(k[i] * pad[i:i + img.shape[0]] for i in range(2 * r + 1))
+    return sum(k[i] * tmp[:, i:i + img.shape[1]] for i in range(2 * r + 1))
+
+
+def render(scene: Scene, rng: np.random.Generator, domain: Domain = CLEAN) -> np.ndarray:
+    """Draw a scene: uint8 array (IMAGE_SIZE, IMAGE_SIZE, 3)."""
+    n = IMAGE_SIZE
+    img = _texture(scene.texture, rng)
+    if scene.kind == "object":
+        s = SIZES[scene.size]
+        top, left = _position_topleft(scene.position, s, rng)
+        _paste(img, _alpha(scene.shape, s, scene.outline), _object_color(scene.color, rng), top, left)
+    elif scene.kind == "count":
+        s, cell = 6, 8  # small shapes on distinct cells of a 4 x 4 grid
+        for c in rng.choice(16, size=scene.count, replace=False):
+            row, col = divmod(int(c), 4)
+            top = row * cell + 1 + int(rng.integers(0, cell - s - 0))
+            left = col * cell + 1 + int(rng.integers(0, cell - s - 0))
+            _paste(img, _alpha(scene.shape, s, False), _object_color(scene.color, rng), top, left)
+    elif scene.kind == "digit":
+        s = int(rng.integers(14, 19))
+        top, left = (n - s) // 2 + rng.integers(-4, 5, 2)
+        alpha = _alpha(f"digit{scene.digit}", s, False)[:, s // 5: s - s // 5]  # narrow the cell
+        _paste(img, alpha, _object_color(scene.color, rng), int(top), int(left))
+    else:
+        raise ValueError(f"unknown scene kind {scene.kind!r}; use 'object', 'count' or 'digit'")
+    for _ in range(int(rng.integers(domain.clutter[0], domain.clutter[1] + 1))):
+        y, x = rng.integers(0, n - 1, 2)
+        img[y:y + 2, x:x + 1 + int(rng.integers(0, 2))] = rng.random(3)
+    img = _gaussian_blur(img, rng.uniform(*domain.blur))
+    fade = rng.uniform(*domain.contrast)
+    img = 0.5 + fade * (img - 0.5)
+    img = img + rng.normal(0, domain.noise, img.shape)
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Pretraining: (image, caption) pairs like web alt-text
+# ----------------------------------------------------------------------------------------------------
+
+_WRAPPERS = ("{}", "a photo of {}", "an image of {}", "a drawing of {}", "clip art of {}", "{}.",
+             "there is {} in this picture", "a picture showing {}", "look at {}", "my favourite: {}",
+             "{}, simple illustration", "an icon of {}")
+
+
+def random_scene(rng: np.random.Generator, domain: Domain = CLEAN) -> Scene:
+    """A scene with every factor drawn uniformly (object 65 %, count 20 %, digit 15 %)."""
+    kind = rng.choice(["object", "count", "digit"], p=[0.65, 0.2, 0.15])
+    return Scene(kind=str(kind), shape=str(rng.choice(SHAPES)), color=str(rng.choice(list(COLORS))),
+                 size=str(rng.choice(list(SIZES))), position=str(rng.choice(POSITIONS)),
+                 count=int(rng.integers(1, 11)), digit=int(rng.integers(0, 10)),
+                 texture=str(rng.choice(TEXTURES)), outline=bool(rng.random() < domain.outline_prob))
+
+
+def _pick(rng, options):
+    return options[int(rng.integers(len(options)))]
+
+
+def caption(scene: Scene, rng: np.random.Generator) -> str:
+    """A web-like caption that mentions a random subset of the scene's factors, with synonyms."""
+    texture = _pick(rng, TEXTURE_WORDS[scene.texture])
+    if rng.random() < 0.1:  # some captions describe only the background
+        return _pick(rng, ["a {} pattern", "{} wallpaper", "a {} texture", "{} background"]).format(texture)
+    color = _pick(rng, COLOR_WORDS[scene.color]) if rng.random() < 0.7 else ""
+    if scene.kind == "digit":
+        word = NUMBER_WORDS[scene.digit]
+        np_ = _pick(rng, [f"the number {word}", f"the digit {scene.digit}", f"the number {scene.digit}",
+                          f"a {color} {word}", f"the digit {word}", f"a sign showing {scene.digit}"])
+    else:
+        noun = _pick(rng, SHAPE_WORDS[scene.shape]) if rng.random() < 0.85 else _pick(rng, ["shape", "object"])
+        style = "outlined" if scene.outline and rng.random() < 0.5 else ""
+        if scene.kind == "count":
+            noun = noun if scene.count == 1 else plural(noun)
+            number = NUMBER_WORDS[scene.count] if rng.random() < 0.9 else "some"
+            np_ = f"{number} {color} {style} {noun}"
+        else:
+            size = scene.size if rng.random() < 0.3 else ""
+            np_ = f"a {size} {color} {style} {noun}"
+            if scene.size != "large" and rng.random() < 0.3:
+                np_ += _pick(rng, [" in the {}", " at the {}", " placed {}"]).format(scene.position)
+    if rng.random() < 0.4:
+        np_ += _pick(rng, [" on a {} background", " over a {} pattern", " with a {} backdrop"]).format(texture)
+    text = _pick(rng, _WRAPPERS).format(np_)
+    return " ".join(text.replace("a a", "a").replace(" a e", " an e").split())
+
+
+def pretraining_batch(batch_size: int, seed: int, step: int):
+    """(images uint8 (B, H, W, 3), captions list[str]) for one pretraining step, a pure function of (seed, step)."""
+    rng = np.random.default_rng([seed, step, 0xC11])
+    scenes = [random_scene(rng) for _ in range(batch_size)]
+    images = np.stack([render(s, rng, CLEAN) for s in scenes])
+    return images, [caption(s, rng) for s in scenes]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Downstream tasks
+# ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Task:
+    """A downstream classification task: class names, what it mirrors, and CoOp-style prompt templates."""
+    name: str
+    classnames: tuple
+    mirrors: str
+    templates: tuple
+    domain: Domain = SHIFTED
+    description: str = ""
+
+    def scene(self, label: int, rng: np.random.Generator) -> Scene:
+        """A random scene of class `label`, all other factors random."""
+        base = random_scene(rng, self.domain)
+        cls = self.classnames[label]
+        if self.name == "shapes":
+            return replace(base, kind="object", shape=cls)
+        if self.name == "colors":
+            return replace(base, kind="object", color=cls)
+        if self.name == "textures":
+            return replace(base, kind="object", texture=cls, size=str(rng.choice(["small", "medium"])))
+        if self.name == "fine_grained":
+            color, shape = cls.split(" ")
+            return replace(base, kind="object", color=color, shape=shape)
+        if self.name == "counting":
+            return replace(base, kind="count", count=NUMBER_WORDS.index(cls.split(" ")[0]))
+        if self.name == "digits":
+            return replace(base, kind="digit", digit=NUMBER_WORDS.index(cls))
+        raise ValueError(f"task {self.name!r} has no scene rule")
+
+
+_FG_SHAPES, _FG_COLORS = ("square", "diamond", "hexagon", "pentagon"), ("red", "orange", "pink")
+
+TASKS = {t.name: t for t in [
+    Task("shapes", SHAPES, "ImageNet / Caltech101 (generic objects)",
+         ("a photo of a {}.", "a drawing of a {}.", "an icon of a {}.")),
+    Task("colors", tuple(COLORS), "Flowers102 (colour is the main cue)",
+         ("a photo of a {} shape.", "a {} object.", "something {}.")),
+    Task("textures", TEXTURES, "DTD (describable textures)",
+         ("a {} pattern.", "a {} texture.", "a {} background.")),
+    Task("fine_grained", tuple(f"{c} {s}" for s in _FG_SHAPES for c in _FG_COLORS),
+         "StanfordCars / FGVCAircraft (fine-grained: similar classes)",
+         ("a photo of a {}.", "a drawing of a {}.", "an icon of a {}.")),
+    Task("counting", tuple(f"{w} {'shape' if w == 'one' else 'shapes'}" for w in NUMBER_WORDS[1:11]),
+         "CLEVR-Count (counting is hard for CLIP)",
+         ("a photo of {}.", "an image of {}.", "{}.")),
+    Task("digits", NUMBER_WORDS[:10], "SVHN / rendered text (reading)",
+         ("the number {}.", "the digit {}.", "a sign showing {}.")),
+]}
+
+SPLIT_SIZES = {"train": 64, "val": 16, "test": 100}  # images per class in each split
+_SPLIT_IDS = {"train": 1, "val": 2, "test": 3}
+WORLD_SEED = 2023  # the downstream datasets are fixed like real benchmarks; protocol seeds pick the shots
+
+
+def get_task(name: str) -> Task:
+    """The downstream task called `name` (see `TASKS`)."""
+    if name not in TASKS:
+        raise KeyError(f"unknown task {name!r}; available tasks: {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def task_image(task: str | Task, split: str, index: int) -> tuple[np.ndarray, int]:
+    """Image `index` of a task's split: (uint8 (H, W, 3), label). Labels cycle through the classes."""
+    task = get_task(task) if isinstance(task, str) else task
+    if split not in _SPLIT_IDS:
+        raise ValueError(f"unknown split {split!r}; use one of {', '.join(_SPLIT_IDS)}")
+    label = index % len(task.classnames)
+    rng = np.random.default_rng([WORLD_SEED, list(TASKS).index(task.name) if task.name in TASKS else 99,
+                                 _SPLIT_IDS[split], index])
+    return render(task.scene(label, rng), rng, task.domain), label
+
+
+def task_split(task: str | Task, split: str, n_per_class: int | None = None):
+    """All images of a split: (uint8 (N, H, W, 3), int64 labels (N,)), N = classes x images per class."""
+    task = get_task(task) if isinstance(task, str) else task
+    n = len(task.classnames) * (n_per_class or SPLIT_SIZES[split])
+    pairs = [task_image(task, split, i) for i in range(n)]
+    return np.stack([p[0] for p in pairs]), np.array([p[1] for p in pairs], np.int64)

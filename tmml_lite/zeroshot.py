@@ -1,0 +1,78 @@
+"""Zero-shot CLIP: class names -> prompts -> text features; an image's class is its most similar prompt.
+
+    classifier = text_classifier(model, tokenizer, ["circle", "square"], ["a photo of a {}."])  # (C, D)
+    image_features = encode_images(model, preprocess, images)                                  # (N, D)
+    probs = (model.logit_scale.exp() * image_features @ classifier.T).softmax(-1)               # (N, C)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import world
+from .data import check_classnames, load_split, preprocess_images
+from .metrics import accuracy
+
+CLIP_TEMPLATE = "a photo of a {}."  # the single template CLIP and CoOp start from
+
+
+def task_templates(task: str) -> list[str]:
+    """The hand-written templates of a downstream task (like CoOp's CUSTOM_TEMPLATES, several per task)."""
+    return list(world.get_task(task).templates)
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def text_classifier(model, tokenizer, classnames, templates) -> torch.Tensor:
+    """Unit-norm text features (C, D): each class's prompts encoded, normalised, averaged over templates."""
+    classnames = check_classnames(classnames)
+    if isinstance(templates, str):
+        templates = [templates]
+    if not templates or not all("{}" in t for t in templates):
+        raise ValueError(f"templates must be a non-empty list of strings with a '{{}}' slot, got {templates!r}")
+    tokens = tokenizer([t.format(c) for c in classnames for t in templates]).to(_device(model))
+    features = F.normalize(model.encode_text(tokens).float(), dim=-1)  # (C * T, D)
+    features = features.view(len(classnames), len(templates), -1).mean(dim=1)  # template ensembling
+    return F.normalize(features, dim=-1)
+
+
+@torch.no_grad()
+def encode_images(model, preprocess, images: np.ndarray, batch_size: int = 256) -> torch.Tensor:
+    """Unit-norm image features (N, D) of uint8 images (N, H, W, 3)."""
+    device, chunks = _device(model), []
+    for start in range(0, len(images), batch_size):
+        x = preprocess_images(images[start:start + batch_size], preprocess).to(device)
+        chunks.append(F.normalize(model.encode_image(x).float(), dim=-1))
+    return torch.cat(chunks)
+
+
+def similarity_matrix(image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
+    """Cosine similarities (N, C) between unit-norm image (N, D) and text (C, D) features."""
+    return image_features @ text_features.t()
+
+
+def zeroshot_accuracy(backbone, task: str, templates=None, split: str = "test", classnames=None) -> float:
+    """Top-1 accuracy in % of zero-shot CLIP on a task split (default: the task's own templates, ensembled).
+
+    With `classnames` (a subset of the task's classes), only those classes' images are scored, only against them.
+    """
+    model, preprocess, tokenizer = backbone
+    task_ = world.get_task(task)
+    images, labels = load_split(task, split)
+    names = list(task_.classnames)
+    if classnames is not None:
+        names = check_classnames(classnames)
+        unknown = [n for n in names if n not in task_.classnames]
+        if unknown:
+            raise ValueError(f"{unknown} are not classes of task {task!r}: {', '.join(task_.classnames)}")
+        ids = [task_.classnames.index(n) for n in names]
+        keep = np.isin(labels, ids)
+        images, labels = images[keep], np.array([ids.index(int(l)) for l in labels[keep]])
+    classifier = text_classifier(model, tokenizer, names, templates or task_templates(task))
+    logits = similarity_matrix(encode_images(model, preprocess, images), classifier)
+    return accuracy(logits, torch.as_tensor(labels))
