@@ -15,8 +15,9 @@ from pathlib import Path
 
 import open_clip
 import torch
-from safetensors.torch import load_file
 from torchvision import transforms
+
+from .checkpoint import load_tensors
 
 ASSETS = Path(__file__).parent / "assets"
 TINY_MODEL = "TinyCLIP-P8"
@@ -76,13 +77,14 @@ def create_tiny(name: str = TINY_MODEL, checkpoint: str | Path | None = TINY_CHE
     """A TinyCLIP from its config; weights from `checkpoint` (safetensors) unless it is None (random init)."""
     if name not in TINY_MODELS:
         raise ValueError(f"unknown tiny model {name!r}; tiny models: {', '.join(TINY_MODELS)}")
-    model = open_clip.create_model(name, pretrained=None)
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
         if not checkpoint.exists():
             raise FileNotFoundError(f"no TinyCLIP checkpoint at {checkpoint}; regenerate it with "
                                     f"`python -m tmml_lite pretrain` (or `make pretrain`)")
-        model.load_state_dict(load_file(checkpoint))
+        load_tensors(checkpoint)  # a clear error for a corrupt file before open_clip reads it
+    # open_clip loads a local safetensors file given as `pretrained` (fp16 weights are cast to fp32)
+    model = open_clip.create_model(name, pretrained=None if checkpoint is None else str(checkpoint))
     model.eval()
     return Backbone(model, _tiny_preprocess(model), open_clip.get_tokenizer(name), name,
                     str(checkpoint) if checkpoint is not None else None)

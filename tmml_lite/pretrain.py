@@ -28,7 +28,7 @@ from .text_encoder import PromptTextEncoder
 class PretrainConfig:
     """Hyper-parameters of TinyCLIP pretraining (defaults reproduce the shipped checkpoint)."""
     model: str = TINY_MODEL
-    steps: int = 1500
+    steps: int = 1800
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.1
@@ -76,7 +76,7 @@ def pretrain(cfg: PretrainConfig = PretrainConfig(), run_dir: str | Path = "runs
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98),
-                                  eps=1e-6)
+                                  eps=1e-6, fused=True)  # fused: half the optimizer time on CPU
     run_dir = Path(run_dir)
     log = {"config": asdict(cfg), "losses": [], "seconds": 0.0}
     start = 0
@@ -123,6 +123,30 @@ def pretrain(cfg: PretrainConfig = PretrainConfig(), run_dir: str | Path = "runs
                                                    "log": log})
     if out is not None and len(log["losses"]) == cfg.steps:
         out = Path(out)
-        save_tensors(out, model.state_dict(), metadata={"model": cfg.model, "steps": cfg.steps, "seed": cfg.seed})
+        # shipped in half precision (half the download); loading casts back to fp32, and the stated zero-shot
+        # accuracies are measured on the loaded model
+        weights = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+        save_tensors(out, weights, metadata={"model": cfg.model, "steps": cfg.steps, "seed": cfg.seed,
+                                             "dtype": "float16"})
         save_json(out.with_suffix(".log.json"), log)
     return log
+
+
+def benchmark_rendering(batch_size: int = 256, steps: int = 3, model: str = TINY_MODEL) -> dict:
+    """Seconds to render one pretraining batch vs one training step (forward + backward) on it."""
+    backbone = create_tiny(model, checkpoint=None)
+    clip, tokenizer = backbone.model.train().requires_grad_(True), backbone.tokenizer
+    text_encoder = PromptTextEncoder(clip)
+    render, step = [], []
+    for i in range(steps + 1):
+        t0 = time.perf_counter()
+        images, captions = world.pretraining_batch(batch_size, 0, i)
+        t1 = time.perf_counter()
+        loss = clip_loss(clip.encode_image(images_to_tensor(images, clip)),
+                         text_encoder.encode_tokens(tokenizer(captions)), clip.logit_scale)
+        loss.backward()
+        t2 = time.perf_counter()
+        if i:  # the first iteration warms up
+            render.append(t1 - t0)
+            step.append(t2 - t1)
+    return {"batch_size": batch_size, "render_s": float(np.median(render)), "step_s": float(np.median(step))}

@@ -30,7 +30,7 @@ COLORS = {  # name -> RGB; objects get a per-image jitter around these
 }
 TEXTURES = ("plain", "striped", "checkered", "dotted", "grid",
             "zigzag", "wavy", "speckled", "gradient", "concentric")
-SIZES = {"small": 8, "medium": 12, "large": 17}  # object side in pixels
+SIZES = {"small": 10, "medium": 13, "large": 18}  # object side in pixels
 POSITIONS = ("top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right")
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
@@ -62,7 +62,8 @@ def plural(noun: str) -> str:
 
 @dataclass(frozen=True)
 class Scene:
-    """What is in one image. `kind` is "object" (one shape), "count" (several equal shapes) or "digit"."""
+    """What is in one image. `kind` is "object" (one shape), "count" (several equal shapes), "digit", or
+    "texture" (the background alone)."""
     kind: str = "object"
     shape: str = "circle"
     color: str = "red"
@@ -90,7 +91,7 @@ class Domain:
 
 
 CLEAN = Domain()
-SHIFTED = Domain(blur=(0.5, 0.9), noise=0.06, contrast=(0.65, 0.9), clutter=(2, 5), outline_prob=0.4)
+SHIFTED = Domain(blur=(0.3, 0.7), noise=0.05, contrast=(0.7, 0.95), clutter=(1, 4), outline_prob=0.3)
 
 
 def _grid(n: int):
@@ -188,7 +189,7 @@ def _texture(name: str, rng, n: int = IMAGE_SIZE) -> np.ndarray:
     while np.abs(c0 - c1).sum() < 0.35:  # the two colours must be distinguishable
         c1 = _muted_color(rng)
     y, x = np.mgrid[0:n, 0:n].astype(np.float32)
-    period = rng.uniform(5, 9)
+    period = rng.uniform(6, 10)
     theta = rng.choice([0, np.pi / 2, np.pi / 4, -np.pi / 4]) + rng.uniform(-0.15, 0.15)
     along = x * np.cos(theta) + y * np.sin(theta)
     phase = rng.uniform(0, 2 * np.pi)
@@ -269,19 +270,21 @@ def render(scene: Scene, rng: np.random.Generator, domain: Domain = CLEAN) -> np
         top, left = _position_topleft(scene.position, s, rng)
         _paste(img, _alpha(scene.shape, s, scene.outline), _object_color(scene.color, rng), top, left)
     elif scene.kind == "count":
-        s, cell = 6, 8  # small shapes on distinct cells of a 4 x 4 grid
+        s, cell = 7, 8  # small shapes on distinct cells of a 4 x 4 grid
         for c in rng.choice(16, size=scene.count, replace=False):
             row, col = divmod(int(c), 4)
-            top = row * cell + 1 + int(rng.integers(0, cell - s - 0))
-            left = col * cell + 1 + int(rng.integers(0, cell - s - 0))
+            top = row * cell + int(rng.integers(0, cell - s + 1))
+            left = col * cell + int(rng.integers(0, cell - s + 1))
             _paste(img, _alpha(scene.shape, s, False), _object_color(scene.color, rng), top, left)
+    elif scene.kind == "texture":
+        pass
     elif scene.kind == "digit":
-        s = int(rng.integers(14, 19))
+        s = int(rng.integers(16, 21))
         top, left = (n - s) // 2 + rng.integers(-4, 5, 2)
         alpha = _alpha(f"digit{scene.digit}", s, False)[:, s // 5: s - s // 5]  # narrow the cell
         _paste(img, alpha, _object_color(scene.color, rng), int(top), int(left))
     else:
-        raise ValueError(f"unknown scene kind {scene.kind!r}; use 'object', 'count' or 'digit'")
+        raise ValueError(f"unknown scene kind {scene.kind!r}; use 'object', 'count', 'digit' or 'texture'")
     for _ in range(int(rng.integers(domain.clutter[0], domain.clutter[1] + 1))):
         y, x = rng.integers(0, n - 1, 2)
         img[y:y + 2, x:x + 1 + int(rng.integers(0, 2))] = rng.random(3)
@@ -302,8 +305,8 @@ _WRAPPERS = ("{}", "a photo of {}", "an image of {}", "a drawing of {}", "clip a
 
 
 def random_scene(rng: np.random.Generator, domain: Domain = CLEAN) -> Scene:
-    """A scene with every factor drawn uniformly (object 65 %, count 20 %, digit 15 %)."""
-    kind = rng.choice(["object", "count", "digit"], p=[0.65, 0.2, 0.15])
+    """A scene with every factor drawn uniformly (object 60 %, count 17 %, digit 13 %, texture alone 10 %)."""
+    kind = rng.choice(["object", "count", "digit", "texture"], p=[0.6, 0.17, 0.13, 0.1])
     return Scene(kind=str(kind), shape=str(rng.choice(SHAPES)), color=str(rng.choice(list(COLORS))),
                  size=str(rng.choice(list(SIZES))), position=str(rng.choice(POSITIONS)),
                  count=int(rng.integers(1, 11)), digit=int(rng.integers(0, 10)),
@@ -317,7 +320,7 @@ def _pick(rng, options):
 def caption(scene: Scene, rng: np.random.Generator) -> str:
     """A web-like caption that mentions a random subset of the scene's factors, with synonyms."""
     texture = _pick(rng, TEXTURE_WORDS[scene.texture])
-    if rng.random() < 0.1:  # some captions describe only the background
+    if scene.kind == "texture" or rng.random() < 0.1:  # some captions describe only the background
         return _pick(rng, ["a {} pattern", "{} wallpaper", "a {} texture", "{} background"]).format(texture)
     color = _pick(rng, COLOR_WORDS[scene.color]) if rng.random() < 0.7 else ""
     if scene.kind == "digit":
@@ -336,7 +339,7 @@ def caption(scene: Scene, rng: np.random.Generator) -> str:
             np_ = f"a {size} {color} {style} {noun}"
             if scene.size != "large" and rng.random() < 0.3:
                 np_ += _pick(rng, [" in the {}", " at the {}", " placed {}"]).format(scene.position)
-    if rng.random() < 0.4:
+    if rng.random() < 0.5:
         np_ += _pick(rng, [" on a {} background", " over a {} pattern", " with a {} backdrop"]).format(texture)
     text = _pick(rng, _WRAPPERS).format(np_)
     return " ".join(text.replace("a a", "a").replace(" a e", " an e").split())

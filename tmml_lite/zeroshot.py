@@ -75,4 +75,20 @@ def zeroshot_accuracy(backbone, task: str, templates=None, split: str = "test", 
         images, labels = images[keep], np.array([ids.index(int(l)) for l in labels[keep]])
     classifier = text_classifier(model, tokenizer, names, templates or task_templates(task))
     logits = similarity_matrix(encode_images(model, preprocess, images), classifier)
-    return accuracy(logits, torch.as_tensor(labels))
+    return accuracy(logits, torch.tensor(labels))
+
+
+def zeroshot_table(backbone, tasks=None, split: str = "test") -> list[dict]:
+    """One row per task: classes, chance, accuracy with "a photo of a {}." and with the task's templates (%)."""
+    model, preprocess, tokenizer = backbone
+    rows = []
+    for task in tasks or list(world.TASKS):
+        names = world.get_task(task).classnames
+        images, labels = load_split(task, split)
+        image_features = encode_images(model, preprocess, images)  # encoded once, scored twice
+        row = {"task": task, "classes": len(names), "chance": round(100 / len(names), 1)}
+        for column, templates in (("clip_template", [CLIP_TEMPLATE]), ("task_templates", task_templates(task))):
+            logits = similarity_matrix(image_features, text_classifier(model, tokenizer, names, templates))
+            row[column] = round(accuracy(logits, torch.tensor(labels)), 1)
+        rows.append(row)
+    return rows

@@ -1,0 +1,55 @@
+import json
+
+import pytest
+import torch
+
+import tmml_lite as tl
+from tmml_lite import backbone as bb
+from tmml_lite import world, zeroshot
+
+STATED = json.loads(bb.TINY_CHECKPOINT.with_suffix(".zeroshot.json").read_text())
+
+
+def test_shipped_checkpoint_reaches_its_stated_zero_shot_accuracy(tiny):
+    """The table stored beside the checkpoint (`python -m tmml_lite zeroshot --write`) is what the model gives."""
+    measured = {r["task"]: r for r in zeroshot.zeroshot_table(tiny)}
+    for row in STATED:
+        for column in ("clip_template", "task_templates"):
+            # 0.2 points = two test images: room for float differences between CPUs and thread counts
+            assert measured[row["task"]][column] == pytest.approx(row[column], abs=0.2), (row["task"], column)
+
+
+def test_stated_accuracy_is_above_chance_everywhere_and_below_ceiling_on_most():
+    for row in STATED:
+        assert row["task_templates"] > row["chance"] + 5, row
+    assert sum(row["task_templates"] < 90 for row in STATED) >= len(STATED) - 2
+
+
+def test_notebook_01_prints_the_same_numbers_as_the_api():
+    from pathlib import Path
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "01_clip_zero_shot.ipynb").read_text())
+    text = "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                   for o in c.get("outputs", []))
+    for row in STATED:
+        assert (f"{row['task']:13s} {row['classes']:7d} {row['chance']:7.1f} {row['clip_template']:17.1f} "
+                f"{row['task_templates']:15.1f}") in text, row["task"]
+
+
+def test_template_ensembling_averages_normalised_features(tiny):
+    model, _, tokenizer = tiny
+    names = ["circle", "square"]
+    templates = ["a photo of a {}.", "a drawing of a {}."]
+    single = [zeroshot.text_classifier(model, tokenizer, names, [t]) for t in templates]
+    expected = torch.nn.functional.normalize(single[0] + single[1], dim=-1)
+    torch.testing.assert_close(zeroshot.text_classifier(model, tokenizer, names, templates), expected)
+
+
+def test_zero_shot_on_a_class_subset_and_bad_templates(tiny):
+    acc = tl.zeroshot_accuracy(tiny, "colors", classnames=["red", "blue"], split="val")
+    assert 0 <= acc <= 100
+    with pytest.raises(ValueError, match="not classes of task"):
+        tl.zeroshot_accuracy(tiny, "colors", classnames=["red", "mauve"])
+    with pytest.raises(ValueError, match="slot"):
+        zeroshot.text_classifier(tiny.model, tiny.tokenizer, ["red"], ["no slot here"])
+    with pytest.raises(ValueError, match="duplicated"):
+        zeroshot.text_classifier(tiny.model, tiny.tokenizer, ["red", "red"], ["a {}."])
