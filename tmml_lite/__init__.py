@@ -1,7 +1,8 @@
 """tmml_lite: prompt learning for CLIP (zero-shot, CoOp, CoCoOp, TMML), small enough to read.
 
 Layers, bottom to top: `world` and `data` (the procedural world, protocols), `backbone` (loading CLIP),
-`text_encoder` (CLIP's text tower on prompt embeddings), `zeroshot`, `pretrain`; plotting and widgets on top.
+`text_encoder` (CLIP's text tower on prompt embeddings), `zeroshot`, `pretrain`; the prompt learners `coop`,
+`cocoop`; `engine` (fit, evaluate, base_to_new) and `bench`; plotting and widgets on top.
 """
 
 from .backbone import TINY_MODEL, TINY_MODELS, Backbone, get_profile, load_clip
@@ -10,8 +11,13 @@ from .metrics import accuracy, harmonic_mean
 from .text_encoder import PromptTextEncoder
 from .world import TASKS, get_task
 from .zeroshot import encode_images, similarity_matrix, text_classifier, zeroshot_accuracy
+from .coop import CoOp
+from .cocoop import CoCoOp
+from .engine import COCOOP_CONFIG, TrainConfig, evaluate, fit  # engine.base_to_new: the benchmark (above is the split)
+from .bench import bench_speed
 
 __version__ = "0.1.0"
 __all__ = ["TINY_MODEL", "TINY_MODELS", "Backbone", "get_profile", "load_clip", "base_to_new", "check_classnames",
            "few_shot_indices", "load_split", "accuracy", "harmonic_mean", "PromptTextEncoder", "TASKS", "get_task",
-           "encode_images", "similarity_matrix", "text_classifier", "zeroshot_accuracy"]
+           "encode_images", "similarity_matrix", "text_classifier", "zeroshot_accuracy", "CoOp", "CoCoOp",
+           "COCOOP_CONFIG", "TrainConfig", "fit", "evaluate", "bench_speed"]

@@ -1,4 +1,4 @@
-"""Command line: `python -m tmml_lite pretrain [--steps N] [--run-dir DIR] [--out FILE]`."""
+"""Command line: `python -m tmml_lite pretrain | zeroshot | bench-world | bench-speed` (see `--help`)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,15 @@ def main(argv=None) -> int:
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     p.add_argument("--run-dir", default="runs/pretrain", help="checkpoints for resuming go here")
     p.add_argument("--out", default=None, help="final weights (default: the checkpoint shipped in the package)")
+    z = sub.add_parser("zeroshot", help="zero-shot accuracy of the tiny checkpoint on every task")
+    z.add_argument("--checkpoint", default=None, help="TinyCLIP weights (default: the shipped checkpoint)")
+    z.add_argument("--write", action="store_true", help="store the table beside the shipped checkpoint")
+    sub.add_parser("bench-world", help="time rendering a pretraining batch against a training step on it")
+    s = sub.add_parser("bench-speed", help="time a CoOp and a CoCoOp training step: naive (77 tokens, images "
+                                           "re-encoded) against ours (truncated prompts, cached features)")
+    s.add_argument("--task", default="shapes", help="downstream task whose base classes are trained on")
+    s.add_argument("--steps", type=int, default=10, help="timed steps per path (median reported)")
+    s.add_argument("--device", default=None, help="e.g. cuda; default: where the profile puts the model")
     args = parser.parse_args(argv)
 
     if args.command == "pretrain":
@@ -26,6 +35,40 @@ def main(argv=None) -> int:
         log = pretrain(cfg, run_dir=args.run_dir, out=args.out or TINY_CHECKPOINT)
         print(f"final loss {log['losses'][-1]:.3f} (mean of last 50 steps "
               f"{sum(log['losses'][-50:]) / len(log['losses'][-50:]):.3f}); {log['seconds'] / 60:.1f} min")
+    if args.command == "zeroshot":
+        import json
+        from .backbone import TINY_CHECKPOINT, TINY_MODEL, create_tiny
+        from .zeroshot import zeroshot_table
+        backbone = create_tiny(TINY_MODEL, args.checkpoint or TINY_CHECKPOINT)
+        rows = zeroshot_table(backbone)
+        print(f"{'task':14s} {'classes':>7s} {'chance':>7s} {'photo':>7s} {'task':>7s}")
+        for r in rows:
+            print(f"{r['task']:14s} {r['classes']:7d} {r['chance']:7.1f} {r['clip_template']:7.1f} "
+                  f"{r['task_templates']:7.1f}")
+        if args.write:
+            path = TINY_CHECKPOINT.with_suffix(".zeroshot.json")
+            path.write_text(json.dumps(rows, indent=1) + "\n")
+            print(f"wrote {path.name}")
+    if args.command == "bench-world":
+        from .pretrain import benchmark_rendering
+        r = benchmark_rendering()
+        print(f"batch of {r['batch_size']}: render {r['render_s']:.3f} s "
+              f"({1e3 * r['render_s'] / r['batch_size']:.2f} ms/image), training step {r['step_s']:.3f} s; "
+              f"render / step = {r['render_s'] / r['step_s']:.2f} (pretraining renders the next batch in a "
+              f"background thread while the current one trains)")
+    if args.command == "bench-speed":
+        import torch
+        from .backbone import load_clip
+        from .bench import bench_speed, format_bench
+        backbone = load_clip(device=args.device)
+        device = next(backbone.model.parameters()).device
+        rows = bench_speed(backbone, task=args.task, steps=args.steps)
+        print(f"{backbone.name} on {device} ({torch.get_num_threads()} threads), base classes of {args.task!r}, "
+              f"median of {args.steps} steps")
+        print(format_bench(rows, device.type))
+        cached = [r for r in rows if r["path"] == "ours"]
+        print("ours encodes the training images once per run: "
+              + ", ".join(f"{r['method']} {r['setup_s']:.2f} s" for r in cached))
     return 0
 
 

@@ -1,0 +1,187 @@
+import dataclasses
+import json
+import os
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from tmml_lite import CoCoOp, CoOp, TrainConfig, data, engine, get_task, zeroshot
+from tmml_lite.checkpoint import load_tensors
+from tmml_lite.metrics import harmonic_mean
+
+TASK = "shapes"
+FAST = TrainConfig(epochs=4, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return data.base_to_new(TASK, shots=16, seed=1)
+
+
+def _files(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_fit_trains_only_the_learner_and_lowers_the_loss(tiny, splits):
+    clip_before = {k: v.clone() for k, v in tiny.model.state_dict().items()}
+    learner = CoOp(tiny, splits["train"].classnames)
+    ctx_before = learner.ctx.detach().clone()
+    log = engine.fit(learner, splits["train"], FAST, progress=False)
+    assert all(torch.equal(v, clip_before[k]) for k, v in tiny.model.state_dict().items())
+    assert not torch.equal(learner.ctx, ctx_before)
+    assert len(log["losses"]) == FAST.epochs and log["losses"][-1] < log["losses"][0]
+
+
+def test_cocoop_fit_leaves_clip_untouched_and_moves_the_meta_net(tiny, splits):
+    clip_before = {k: v.clone() for k, v in tiny.model.state_dict().items()}
+    learner = CoCoOp(tiny, splits["train"].classnames)
+    before = {k: v.clone() for k, v in learner.state_dict_to_save().items()}
+    engine.fit(learner, splits["train"], replace(engine.COCOOP_CONFIG, epochs=2), progress=False)
+    assert all(torch.equal(v, clip_before[k]) for k, v in tiny.model.state_dict().items())
+    assert all(not torch.equal(v, before[k]) for k, v in learner.state_dict_to_save().items())
+
+
+@pytest.mark.parametrize("method, cfg", [
+    (CoOp, FAST),  # cached image features
+    (CoOp, replace(FAST, augment=True)),  # augmentation draws from the RNG the checkpoint restores
+    (CoCoOp, replace(engine.COCOOP_CONFIG, epochs=3, batch_size=16)),
+])
+def test_resume_after_a_stop_equals_the_uninterrupted_run_bit_for_bit(tiny, splits, tmp_path, method, cfg):
+    names = splits["train"].classnames
+    engine.fit(method(tiny, names), splits["train"], cfg, run_dir=tmp_path / "straight", progress=False)
+    engine.fit(method(tiny, names), splits["train"], cfg, run_dir=tmp_path / "stopped", progress=False,
+               until_epoch=2)  # "killed" after epoch 2
+    assert json.loads((tmp_path / "stopped" / "state.json").read_text())["epoch"] == 2
+    resumed = method(tiny, names)
+    engine.fit(resumed, splits["train"], cfg, run_dir=tmp_path / "stopped", progress=False)
+    for name in ("learner.safetensors", "optimizer.safetensors"):
+        a, b = load_tensors(tmp_path / "straight" / name), load_tensors(tmp_path / "stopped" / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    straight = json.loads((tmp_path / "straight" / "state.json").read_text())
+    stopped = json.loads((tmp_path / "stopped" / "state.json").read_text())
+    for key in ("epoch", "scheduler", "rng", "optimizer"):
+        assert straight[key] == stopped[key], key
+    assert straight["log"]["losses"] == stopped["log"]["losses"]
+    saved = load_tensors(tmp_path / "straight" / "learner.safetensors")
+    assert all(torch.equal(saved[k], v) for k, v in resumed.state_dict_to_save().items())
+
+
+@pytest.mark.parametrize("killed_in", ["save_json", "_complete_checkpoint"])  # before / after the commit point
+def test_a_kill_while_writing_a_checkpoint_still_resumes_to_the_same_result(tiny, splits, tmp_path, monkeypatch,
+                                                                            killed_in):
+    names, cfg = splits["train"].classnames, replace(FAST, epochs=3)
+    engine.fit(CoOp(tiny, names), splits["train"], cfg, run_dir=tmp_path / "straight", progress=False)
+    engine.fit(CoOp(tiny, names), splits["train"], cfg, run_dir=tmp_path / "killed", progress=False, until_epoch=1)
+
+    original = getattr(engine, killed_in)
+
+    def kill(*args, **kwargs):  # the process dies once epoch 2's tensor files are written
+        if list((tmp_path / "killed").glob("*.next")):
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(engine, killed_in, kill)
+        with pytest.raises(KeyboardInterrupt):
+            engine.fit(CoOp(tiny, names), splits["train"], cfg, run_dir=tmp_path / "killed", progress=False)
+    assert (tmp_path / "killed" / "learner.safetensors.next").exists()
+    engine.fit(CoOp(tiny, names), splits["train"], cfg, run_dir=tmp_path / "killed", progress=False)
+    assert _files(tmp_path / "killed") == ["learner.safetensors", "optimizer.safetensors", "state.json"]
+    for name in ("learner.safetensors", "optimizer.safetensors"):
+        a, b = load_tensors(tmp_path / "straight" / name), load_tensors(tmp_path / "killed" / name)
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_checkpoints_are_written_only_inside_the_run_folder(tiny, splits, tmp_path, monkeypatch):
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    engine.fit(CoOp(tiny, splits["train"].classnames), splits["train"], replace(FAST, epochs=2),
+               run_dir=tmp_path / "run", progress=False)
+    assert _files(tmp_path) == ["run/learner.safetensors", "run/optimizer.safetensors", "run/state.json"]
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["epoch"] == 2 and state["scheduler"]["last_epoch"] == 2
+    assert state["config"] == dataclasses.asdict(replace(FAST, epochs=2))
+    assert len(state["rng"]) == len(torch.get_rng_state()) and all(0 <= v < 256 for v in state["rng"])
+    engine.fit(CoOp(tiny, splits["train"].classnames), splits["train"], replace(FAST, epochs=2), progress=False)
+    assert _files(tmp_path) == ["run/learner.safetensors", "run/optimizer.safetensors", "run/state.json"]
+
+
+def test_resuming_another_run_or_a_corrupt_checkpoint_gives_a_clear_error(tiny, splits, tmp_path):
+    names = splits["train"].classnames
+    run = tmp_path / "run"
+    engine.fit(CoOp(tiny, names), splits["train"], replace(FAST, epochs=1), run_dir=run, progress=False)
+    with pytest.raises(ValueError, match="another config"):
+        engine.fit(CoOp(tiny, names), splits["train"], replace(FAST, epochs=2, lr=0.5), run_dir=run, progress=False)
+    with pytest.raises(ValueError, match="another learner"):
+        engine.fit(CoOp(tiny, names, ctx_init=None, n_ctx=8), splits["train"], replace(FAST, epochs=1),
+                   run_dir=run, progress=False)
+    (run / "optimizer.safetensors").write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        engine.fit(CoOp(tiny, names), splits["train"], replace(FAST, epochs=1), run_dir=run, progress=False)
+    (run / "state.json").write_text('{"epoch": 1, "conf')
+    with pytest.raises(ValueError, match="state.json is corrupt"):
+        engine.fit(CoOp(tiny, names), splits["train"], replace(FAST, epochs=1), run_dir=run, progress=False)
+    engine.fit(CoOp(tiny, names), splits["train"], replace(FAST, epochs=1), run_dir=run, resume=False,
+               progress=False)  # starting over replaces the broken run
+    assert json.loads((run / "state.json").read_text())["epoch"] == 1
+
+
+def test_base_and_new_are_relabelled_and_scored_against_their_own_classes(tiny, splits):
+    """An untrained CoOp from "a photo of a" is zero-shot CLIP, on base and on new classes alike."""
+    task_names = get_task(TASK).classnames
+    for name in ("test_base", "test_new"):
+        subset = splits[name]
+        assert sorted(np.unique(subset.labels).tolist()) == list(range(len(subset.classnames)))
+        ids = [task_names.index(n) for n in subset.classnames]
+        assert ids == sorted(ids) and (name == "test_base") == (ids[0] == 0)
+        learner = CoOp(tiny, splits["train"].classnames)
+        expected = zeroshot.zeroshot_accuracy(tiny, TASK, templates=["a photo of a {}."],
+                                              classnames=subset.classnames)
+        assert engine.evaluate(learner, subset) == pytest.approx(expected, abs=0.2)
+        assert learner.classnames == subset.classnames
+
+
+def test_h_is_the_harmonic_mean_of_the_seed_means():
+    result = engine.summarize(base=[100.0, 50.0], new=[50.0, 100.0])
+    assert result["base_mean"] == result["new_mean"] == 75.0
+    assert result["H"] == 75.0  # the mean of the per-seed H values would be 66.7
+    assert result["H"] != pytest.approx(sum(harmonic_mean(b, n) for b, n in [(100, 50), (50, 100)]) / 2)
+    assert result["base_std"] == pytest.approx(35.355, abs=1e-3)
+
+
+def test_base_to_new_runs_each_seed_and_writes_only_into_run_dir(tiny, tmp_path):
+    result = engine.base_to_new(lambda names, seed: CoOp(tiny, names, seed=seed), TASK,
+                                cfg=replace(FAST, epochs=1), seeds=(1, 2), run_dir=tmp_path / "b2n", progress=False)
+    assert len(result["base"]) == len(result["new"]) == 2
+    assert result["H"] == pytest.approx(harmonic_mean(np.mean(result["base"]), np.mean(result["new"])))
+    assert {p.split("/")[0] for p in _files(tmp_path)} == {"b2n"}
+    assert sorted(os.listdir(tmp_path / "b2n")) == ["seed1", "seed2", "splits"]
+
+
+def test_coop_with_the_default_config_beats_zero_shot_on_base_classes(tiny):
+    """Averaged over three tasks where 16 shots have something to teach TinyCLIP (+4.6 points when measured on
+    the checkpoint of 13:58 UTC: textures +6.2, fine_grained +3.3, counting +4.4). Shapes is left out: on every
+    checkpoint measured so far, CoOp did not beat zero-shot there (an earlier one's 16-shot linear probe was
+    below zero-shot: the frozen features, not the prompt, were the limit)."""
+    gains = {}
+    for task in ("textures", "fine_grained", "counting"):
+        splits = data.base_to_new(task, shots=16, seed=1)
+        learner = CoOp(tiny, splits["train"].classnames)
+        zero_shot = engine.evaluate(learner, splits["test_base"])
+        engine.fit(learner, splits["train"], TrainConfig(), progress=False)
+        gains[task] = engine.evaluate(learner, splits["test_base"]) - zero_shot
+    assert sum(gains.values()) / len(gains) > 2, gains
+
+
+def test_bench_speed_compares_the_naive_and_our_training_step(tiny):
+    from tmml_lite.bench import bench_speed, format_bench
+    rows = bench_speed(tiny, steps=2)
+    assert [(r["method"], r["path"]) for r in rows] == [("CoOp", "naive"), ("CoOp", "ours"), ("CoCoOp", "naive"),
+                                                        ("CoCoOp", "ours")]
+    for naive, ours in (rows[:2], rows[2:]):
+        assert naive["tokens"] == tiny.model.context_length > ours["tokens"]
+        assert ours["memory_mb"] < naive["memory_mb"] / 3  # bytes kept for backward: deterministic on CPU
+        assert ours["step_s"] < naive["step_s"]  # timing: only the direction, the 1/3 target is for the benchmark
+    assert "ours/naive" in format_bench(rows)

@@ -1,0 +1,137 @@
+"""How much the two speed-ups of `fit` buy: `python -m tmml_lite bench-speed`.
+
+For CoOp and CoCoOp, one training step (forward, loss, backward, SGD step) is timed on two paths:
+  naive: every prompt runs all 77 tokens through the text tower, and every step re-encodes its images;
+  ours:  prompts are cut after the longest end-of-text token, and the frozen image features are computed once.
+Memory: on CUDA the peak allocated during a step; on CPU (no allocator statistics) the bytes autograd keeps
+for the backward pass, which is what grows with prompts x tokens and what decides whether a step fits.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from . import data
+from .cocoop import CoCoOp
+from .coop import CoOp
+from .engine import COCOOP_CONFIG, TrainConfig
+from .zeroshot import encode_images
+
+
+class SavedTensorBytes:
+    """Context manager: bytes of the distinct storages autograd saves for backward, minus the module's own
+    weights (they exist anyway). `.bytes` after the block."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.exclude = {t.untyped_storage().data_ptr() for t in list(module.parameters()) + list(module.buffers())}
+        self.storages: dict[int, int] = {}
+        self.hooks = torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
+
+    def pack(self, tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in self.exclude:
+            self.storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.storages.values())
+
+    def __enter__(self):
+        self.hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.hooks.__exit__(*exc)
+
+
+def _train_step(learner, optimizer, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+    loss = F.cross_entropy(learner(inputs), labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_training_step(learner, images, labels: torch.Tensor, batch_size: int, cached: bool,
+                       steps: int = 10, warmup: int = 2) -> dict:
+    """Median seconds per training step and memory (MB) of one step, on `images` (uint8 N x H x W x 3)."""
+    device = learner.ctx.device
+    t0 = time.perf_counter()
+    if cached:
+        inputs = encode_images(learner.clip, learner.preprocess, images).to(device)
+    else:
+        inputs = data.preprocess_images(images, learner.preprocess).to(device)
+    _sync(device)
+    setup_s = time.perf_counter() - t0
+    labels = labels.to(device)
+    params = [p for p in learner.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=1e-3, momentum=0.9)
+    learner.train()
+    times = []
+    for step in range(warmup + steps):
+        batch = torch.arange(step * batch_size, (step + 1) * batch_size) % len(labels)
+        _sync(device)
+        t0 = time.perf_counter()
+        _train_step(learner, optimizer, inputs[batch.to(device)], labels[batch.to(device)])
+        _sync(device)
+        if step >= warmup:
+            times.append(time.perf_counter() - t0)
+    batch = torch.arange(batch_size) % len(labels)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        _train_step(learner, optimizer, inputs[batch.to(device)], labels[batch.to(device)])
+        memory = torch.cuda.max_memory_allocated(device) - before
+    else:
+        with SavedTensorBytes(learner) as saved:
+            _train_step(learner, optimizer, inputs[batch], labels[batch])
+        memory = saved.bytes
+    return {"step_s": statistics.median(times), "memory_mb": memory / 2 ** 20, "setup_s": setup_s}
+
+
+def bench_speed(backbone=None, task: str = "shapes", shots: int = 16, steps: int = 10, device=None) -> list[dict]:
+    """For CoOp and CoCoOp, the naive and our training step side by side: one row per (method, path).
+
+    Rows: {"method", "path", "batch_size", "classes", "tokens", "step_s", "memory_mb", "setup_s"}.
+    Batch sizes are those of the training configs (TrainConfig() for CoOp, COCOOP_CONFIG for CoCoOp).
+    """
+    from .backbone import load_clip
+    backbone = backbone or load_clip(device=device)
+    train = data.base_to_new(task, shots, seed=1)["train"]
+    labels = torch.as_tensor(train.labels)
+    rows = []
+    for method, cfg in ((CoOp, TrainConfig()), (CoCoOp, COCOOP_CONFIG)):
+        for path in ("naive", "ours"):
+            learner = method(backbone, train.classnames, truncate=path == "ours")
+            result = time_training_step(learner, train.images, labels, cfg.batch_size, cached=path == "ours",
+                                        steps=steps)
+            rows.append({"method": method.__name__, "path": path, "batch_size": cfg.batch_size,
+                         "classes": len(train.classnames), "tokens": learner.token_suffix.shape[1] + 1 +
+                         learner.n_ctx, **result})
+    return rows
+
+
+def format_bench(rows: list[dict], device: str = "cpu") -> str:
+    """The rows of `bench_speed` as a table, with our step time as a fraction of the naive one."""
+    memory = "peak MB" if device == "cuda" else "backward MB"
+    lines = [f"{'method':7s} {'path':6s} {'batch':>5s} {'classes':>7s} {'tokens':>6s} {'ms/step':>9s} "
+             f"{memory:>11s} {'ours/naive':>10s}"]
+    naive = {}
+    for r in rows:
+        ratio = ""
+        if r["path"] == "naive":
+            naive[r["method"]] = r
+        else:
+            ratio = f"{r['step_s'] / naive[r['method']]['step_s']:.2f}"
+        lines.append(f"{r['method']:7s} {r['path']:6s} {r['batch_size']:5d} {r['classes']:7d} {r['tokens']:6d} "
+                     f"{1e3 * r['step_s']:9.2f} {r['memory_mb']:11.2f} {ratio:>10s}")
+    return "\n".join(lines)

@@ -1,0 +1,260 @@
+"""Training and evaluating prompt learners: `fit`, `evaluate`, `base_to_new`.
+
+    learner = CoOp(backbone, splits["train"].classnames)
+    fit(learner, splits["train"], TrainConfig(), run_dir="runs/coop")    # resumable: re-run to continue
+    evaluate(learner, splits["test_new"])                                # switches to the new class names
+
+`fit` follows CoOp's recipe (SGD with momentum, one warm-up epoch at a tiny constant learning rate, then a cosine
+schedule over the epochs), trains only the learner's own parameters and leaves both CLIP towers untouched.
+With a `run_dir` it writes, atomically after every epoch, `learner.safetensors`, `optimizer.safetensors` and
+`state.json` (epoch, scheduler, RNG state, config, losses) and nothing else; a stopped run continues from there
+to exactly the parameters an uninterrupted run reaches.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision import transforms
+from tqdm.auto import tqdm
+
+from . import data
+from .checkpoint import (load_metadata, load_optimizer_tensors, load_tensors, optimizer_tensors, save_json,
+                         save_tensors)
+from .metrics import accuracy, harmonic_mean
+from .zeroshot import encode_images
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of prompt learning. CoOp's recipe, scaled to the tiny profile (16 shots, a few classes).
+
+    CoOp itself trains 200 epochs at batch 32 and CoCoOp 10 epochs at batch 1, both with SGD at lr 0.002 and one
+    warm-up epoch at lr 1e-5; the tiny profile reaches the same regime in fewer steps with a larger lr.
+    """
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 0.02
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 1
+    warmup_lr: float = 1e-5
+    augment: bool = False  # random resized crop + flip; forbids caching the image features
+    cache_features: bool = True  # encode the frozen images once, when the learner and `augment` allow it
+    seed: int = 1
+
+
+# CoCoOp's recipe in the tiny profile: one text-encoder pass per (image, class) makes a step cost about
+# batch_size times a CoOp step, so the batch is small (CoCoOp itself uses 1) and the epochs are few.
+COCOOP_CONFIG = TrainConfig(epochs=10, batch_size=4, lr=0.02)
+
+
+def lr_factor(epoch: int, cfg: TrainConfig) -> float:
+    """Learning rate of `epoch` as a fraction of cfg.lr: constant warm-up, then cosine decay (per epoch)."""
+    if epoch < cfg.warmup_epochs:
+        return cfg.warmup_lr / cfg.lr
+    return 0.5 * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / max(1, cfg.epochs - cfg.warmup_epochs)))
+
+
+def _device(learner) -> torch.device:
+    return learner.ctx.device
+
+
+def _augmentation(learner) -> transforms.Compose:
+    size = learner.clip.visual.image_size
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    return transforms.Compose([transforms.RandomResizedCrop(size, scale=(0.5, 1.0)),
+                               transforms.RandomHorizontalFlip()])
+
+
+class _Inputs:
+    """What the learner is fed for a batch of training images: cached features (B, D) or images (B, 3, S, S)."""
+
+    def __init__(self, learner, images: np.ndarray, cfg: TrainConfig):
+        self.cached = cfg.cache_features and not cfg.augment and getattr(learner, "image_features_cacheable", False)
+        self.images, self.preprocess = images, learner.preprocess
+        self.augment = _augmentation(learner) if cfg.augment else None
+        device = _device(learner)
+        if self.cached:  # the frozen image tower gives the same features every epoch: compute them once
+            self.tensors = encode_images(learner.clip, learner.preprocess, images).to(device)
+        elif not cfg.augment:  # preprocessing is deterministic too; only the image tower runs every step
+            self.tensors = data.preprocess_images(images, learner.preprocess).to(device)
+        self.device = device
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        if self.augment is None:
+            return self.tensors[index.to(self.tensors.device)]
+        from PIL import Image  # augmentation draws from torch's global RNG, which checkpoints save and restore
+        pils = [self.augment(Image.fromarray(self.images[int(i)])) for i in index]
+        return torch.stack([self.preprocess(p) for p in pils]).to(self.device)
+
+
+def _trainable(learner) -> list[torch.nn.Parameter]:
+    clip_params = {id(p) for p in learner.clip.parameters()}
+    params = [p for p in learner.parameters() if p.requires_grad]
+    if any(id(p) in clip_params for p in params):
+        raise ValueError("some CLIP weights require gradients; prompt learning keeps both towers frozen "
+                         "(call learner.clip.requires_grad_(False))")
+    if not params:
+        raise ValueError(f"{type(learner).__name__} has no trainable parameters")
+    return params
+
+
+def _make_optimizer(params, cfg: TrainConfig):
+    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_factor(epoch, cfg))
+    return optimizer, scheduler
+
+
+def _run_state(cfg: TrainConfig, learner, train: data.Subset) -> dict:
+    """What a checkpoint in a run folder must agree with to be resumed."""
+    return {"config": asdict(cfg), "learner": learner.metadata(), "train_classnames": list(train.classnames),
+            "train_size": len(train)}
+
+
+CHECKPOINT_FILES = ("learner.safetensors", "optimizer.safetensors")
+
+
+def _save_checkpoint(run_dir: Path, learner, optimizer, scheduler, epoch: int, run: dict, log: dict) -> None:
+    """Write the checkpoint of `epoch`. The three files must change together: the tensor files are written to
+    `*.next` first, then state.json (the commit point) names the new epoch, then the `*.next` files are renamed.
+    A kill anywhere leaves a run that `_complete_checkpoint` rolls back or forward to one consistent epoch."""
+    tensors, plain = optimizer_tensors(optimizer)
+    learner.save(run_dir / "learner.safetensors.next", extra={"epoch": epoch})
+    save_tensors(run_dir / "optimizer.safetensors.next", tensors, metadata={"epoch": epoch})
+    scheduler_state = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
+    save_json(run_dir / "state.json", {**run, "epoch": epoch, "optimizer": plain, "scheduler": scheduler_state,
+                                       "rng": torch.get_rng_state().tolist(), "log": log})
+    _complete_checkpoint(run_dir, epoch)
+
+
+def _complete_checkpoint(run_dir: Path, epoch: int) -> None:
+    """Rename `*.next` files of the committed `epoch` into place; delete those of an epoch never committed."""
+    for name in CHECKPOINT_FILES:
+        pending = run_dir / f"{name}.next"
+        if pending.exists():
+            if int(load_metadata(pending).get("epoch", -1)) == epoch:
+                os.replace(pending, run_dir / name)
+            else:
+                pending.unlink()
+
+
+def _load_checkpoint(run_dir: Path, learner, optimizer, scheduler, run: dict) -> tuple[int, dict]:
+    try:
+        state = json.loads((run_dir / "state.json").read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{run_dir / 'state.json'} is corrupt ({e}); delete {run_dir} to start the run "
+                         f"again") from e
+    _complete_checkpoint(run_dir, state["epoch"])  # finish a save that a kill interrupted
+    for key in ("config", "learner", "train_classnames", "train_size"):
+        if state.get(key) != run[key]:
+            raise ValueError(f"{run_dir} holds a run with another {key}: {state.get(key)} (this run: {run[key]}); "
+                             f"use another run_dir, delete it, or pass resume=False to start over")
+    learner.load(run_dir / "learner.safetensors")
+    load_optimizer_tensors(optimizer, load_tensors(run_dir / "optimizer.safetensors"), state["optimizer"])
+    scheduler.load_state_dict({**state["scheduler"], "lr_lambdas": [None]})
+    torch.set_rng_state(torch.tensor(state["rng"], dtype=torch.uint8))
+    return state["epoch"], state["log"]
+
+
+def fit(learner, train: data.Subset, cfg: TrainConfig = TrainConfig(), run_dir: str | Path | None = None,
+        resume: bool = True, until_epoch: int | None = None, progress: bool = True) -> dict:
+    """Train `learner` on the few-shot `train` subset; returns the log {"losses" (mean per epoch), "seconds"}.
+
+    run_dir: where per-epoch checkpoints go (None: keep nothing on disk). With `resume`, a checkpoint found
+        there is continued; without, the run starts over and overwrites it.
+    until_epoch: stop after this many epochs as if the run were killed there (to test resuming).
+    """
+    learner.set_classnames(train.classnames)
+    params = _trainable(learner)
+    torch.manual_seed(cfg.seed)
+    optimizer, scheduler = _make_optimizer(params, cfg)
+    run = _run_state(cfg, learner, train)
+    log, start = {"losses": [], "seconds": 0.0}, 0
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if run_dir is not None and resume and (run_dir / "state.json").exists():
+        start, log = _load_checkpoint(run_dir, learner, optimizer, scheduler, run)
+
+    t0 = time.perf_counter()
+    inputs = _Inputs(learner, train.images, cfg)
+    labels = torch.as_tensor(train.labels, dtype=torch.long)
+    learner.train()
+    stop = min(cfg.epochs, until_epoch if until_epoch is not None else cfg.epochs)
+    bar = tqdm(range(start, stop), initial=start, total=cfg.epochs, disable=not progress,
+               desc=f"{type(learner).__name__}")
+    for epoch in bar:
+        # the batch order is a pure function of (seed, epoch), so a resumed run sees the same batches
+        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+        losses = []
+        for batch in order.split(cfg.batch_size):
+            logits = learner(inputs[batch])
+            loss = F.cross_entropy(logits, labels[batch].to(logits.device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        scheduler.step()
+        log["losses"].append(round(sum(losses) / len(losses), 4))
+        bar.set_postfix(loss=f"{log['losses'][-1]:.3f}", lr=f"{optimizer.param_groups[0]['lr']:.2g}")
+        if run_dir is not None:
+            log["seconds"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            _save_checkpoint(run_dir, learner, optimizer, scheduler, epoch + 1, run, log)
+    learner.eval()
+    if run_dir is None:
+        log["seconds"] += time.perf_counter() - t0
+    return log
+
+
+@torch.no_grad()
+def evaluate(learner, subset: data.Subset, batch_size: int = 128) -> float:
+    """Top-1 accuracy in % of `learner` on `subset`, scored only against `subset.classnames`."""
+    learner.set_classnames(subset.classnames)
+    learner.eval()
+    logits = []
+    for start in range(0, len(subset), batch_size):
+        images = subset.images[start:start + batch_size]
+        if getattr(learner, "image_features_cacheable", False):  # the frozen tower once, not once per pass
+            inputs = encode_images(learner.clip, learner.preprocess, images)
+        else:
+            inputs = data.preprocess_images(images, learner.preprocess)
+        logits.append(learner(inputs.to(_device(learner))))
+    return accuracy(torch.cat(logits), torch.as_tensor(subset.labels))
+
+
+def summarize(base: list[float], new: list[float]) -> dict:
+    """Seed-level accuracies -> mean and std of Base and New, and H on the *means* (the field's convention)."""
+    def std(values):
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+    base_mean, new_mean = sum(base) / len(base), sum(new) / len(new)
+    return {"base": list(base), "new": list(new), "base_mean": base_mean, "new_mean": new_mean,
+            "base_std": std(base), "new_std": std(new), "H": harmonic_mean(base_mean, new_mean)}
+
+
+def base_to_new(make_learner, task: str, cfg: TrainConfig = TrainConfig(), seeds=(1, 2, 3), shots: int = 16,
+                run_dir: str | Path | None = None, progress: bool = True) -> dict:
+    """The base-to-new benchmark of one task: train on the base classes, test on base and on new classes.
+
+    make_learner(classnames, seed) -> a fresh learner, e.g. `lambda names, seed: CoOp(backbone, names, seed=seed)`.
+    Each seed picks its own shots and trains with cfg.seed = seed. With `run_dir`, seed s checkpoints to
+    run_dir/seed{s} and the few-shot indices are saved under run_dir/splits.
+    Returns `summarize(...)` of the per-seed accuracies (%): base/new lists, means, stds and H.
+    """
+    base, new = [], []
+    for seed in seeds:
+        splits = data.base_to_new(task, shots, seed, save_dir=None if run_dir is None else Path(run_dir) / "splits")
+        learner = make_learner(splits["train"].classnames, seed)
+        fit(learner, splits["train"], replace(cfg, seed=seed),
+            run_dir=None if run_dir is None else Path(run_dir) / f"seed{seed}", progress=progress)
+        base.append(evaluate(learner, splits["test_base"]))
+        new.append(evaluate(learner, splits["test_new"]))
+    return summarize(base, new)
