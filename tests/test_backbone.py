@@ -35,6 +35,14 @@ def test_unknown_model_lists_tiny_models_and_points_to_open_clip():
     assert backbone.TINY_MODEL in str(err.value) and "open_clip.list_models()" in str(err.value)
 
 
+def test_a_tiny_model_without_shipped_weights_is_not_silently_random():
+    other = [m for m in backbone.TINY_MODELS if m != backbone.TINY_MODEL][0]
+    with pytest.raises(ValueError, match="no checkpoint ships"):
+        load_clip(other, profile="tiny")
+    model = load_clip(other, pretrained=None, profile="tiny").model
+    assert isinstance(model, open_clip.model.CLIP)
+
+
 def test_model_without_spliceable_text_tower_is_refused():
     cfg = open_clip.get_model_config(backbone.TINY_MODEL)
     custom = open_clip.CustomTextCLIP(cfg["embed_dim"], cfg["vision_cfg"], cfg["text_cfg"])

@@ -106,8 +106,11 @@ def load_clip(model_name: str | None = None, pretrained: str | None = "default",
     if model_name in TINY_MODELS:
         if pretrained not in ("default", None):
             raise ValueError(f"{model_name} has one checkpoint, ours; use pretrained='default' or None (random)")
-        backbone = create_tiny(model_name, TINY_CHECKPOINT if pretrained == "default" and model_name == TINY_MODEL
-                               else None)
+        if pretrained == "default" and model_name != TINY_MODEL:
+            raise ValueError(f"no checkpoint ships for {model_name} (only for {TINY_MODEL}); train one with "
+                             f"`python -m tmml_lite pretrain --model {model_name} --out FILE` and load it with "
+                             f"tmml_lite.backbone.create_tiny({model_name!r}, FILE), or pass pretrained=None")
+        backbone = create_tiny(model_name, TINY_CHECKPOINT if pretrained == "default" else None)
     else:
         if model_name not in open_clip.list_models():
             raise ValueError(f"unknown model {model_name!r}. Tiny models (offline, CPU): {', '.join(TINY_MODELS)}; "
