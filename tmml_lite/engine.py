@@ -247,14 +247,15 @@ def base_to_new(make_learner, task: str, cfg: TrainConfig = TrainConfig(), seeds
     make_learner(classnames, seed) -> a fresh learner, e.g. `lambda names, seed: CoOp(backbone, names, seed=seed)`.
     Each seed picks its own shots and trains with cfg.seed = seed. With `run_dir`, seed s checkpoints to
     run_dir/seed{s} and the few-shot indices are saved under run_dir/splits.
-    Returns `summarize(...)` of the per-seed accuracies (%): base/new lists, means, stds and H.
+    Returns `summarize(...)` of the per-seed accuracies (%): base/new lists, means, stds and H; plus "logs" (the
+    `fit` log of each seed) and "learner" (the last seed's trained learner, to inspect).
     """
-    base, new = [], []
+    base, new, logs = [], [], []
     for seed in seeds:
         splits = data.base_to_new(task, shots, seed, save_dir=None if run_dir is None else Path(run_dir) / "splits")
         learner = make_learner(splits["train"].classnames, seed)
-        fit(learner, splits["train"], replace(cfg, seed=seed),
-            run_dir=None if run_dir is None else Path(run_dir) / f"seed{seed}", progress=progress)
+        logs.append(fit(learner, splits["train"], replace(cfg, seed=seed),
+                        run_dir=None if run_dir is None else Path(run_dir) / f"seed{seed}", progress=progress))
         base.append(evaluate(learner, splits["test_base"]))
         new.append(evaluate(learner, splits["test_new"]))
-    return summarize(base, new)
+    return {**summarize(base, new), "logs": logs, "learner": learner}
