@@ -17,7 +17,7 @@ import open_clip
 import torch
 from torchvision import transforms
 
-from .checkpoint import load_tensors
+from .checkpoint import load_metadata
 
 ASSETS = Path(__file__).parent / "assets"
 TINY_MODEL = "TinyCLIP-P8"
@@ -82,7 +82,7 @@ def create_tiny(name: str = TINY_MODEL, checkpoint: str | Path | None = TINY_CHE
         if not checkpoint.exists():
             raise FileNotFoundError(f"no TinyCLIP checkpoint at {checkpoint}; regenerate it with "
                                     f"`python -m tmml_lite pretrain` (or `make pretrain`)")
-        load_tensors(checkpoint)  # a clear error for a corrupt file before open_clip reads it
+        load_metadata(checkpoint)  # header only: a clear error for a file that is not safetensors
     # open_clip loads a local safetensors file given as `pretrained` (fp16 weights are cast to fp32)
     model = open_clip.create_model(name, pretrained=None if checkpoint is None else str(checkpoint))
     model.eval()

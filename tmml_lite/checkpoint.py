@@ -38,6 +38,11 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: d
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
+def _unreadable(path: Path, error: Exception) -> ValueError:
+    return ValueError(f"{path} is not a readable safetensors checkpoint ({error}); it may be corrupt or a "
+                      f"pickle file. Delete it and re-run the command that writes it.")
+
+
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a safetensors file, with a clear error when it is missing or not a safetensors file."""
     path = Path(path)
@@ -46,12 +51,11 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(path)
     except (SafetensorError, OSError, ValueError) as e:
-        raise ValueError(f"{path} is not a readable safetensors checkpoint ({e}); it may be corrupt or a "
-                         f"pickle file. Delete it and re-run the command that writes it.") from e
+        raise _unreadable(path, e) from e
 
 
 def load_metadata(path: str | Path) -> dict[str, str]:
-    """The string metadata stored in a safetensors file's header (empty if none), with `load_tensors`' errors."""
+    """The string metadata in a safetensors file's header (empty if none); reads only the header."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -59,8 +63,7 @@ def load_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(path, framework="pt") as f:
             return dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError) as e:
-        raise ValueError(f"{path} is not a readable safetensors checkpoint ({e}); it may be corrupt or a "
-                         f"pickle file. Delete it and re-run the command that writes it.") from e
+        raise _unreadable(path, e) from e
 
 
 def save_json(path: str | Path, obj) -> None:
