@@ -26,6 +26,16 @@ def test_pretraining_batches_are_deterministic_and_captions_vary():
         assert factor in " ".join(world.pretraining_batch(256, 0, 0)[1]) or factor in words
 
 
+def test_captions_use_the_right_article():
+    assert world.with_articles("a  orange ring") == "an orange ring"
+    assert world.with_articles("An square on a eight") == "A square on an eight"
+    assert world.with_articles("a one") == "a one"
+    captions = " ".join(world.pretraining_batch(256, seed=0, step=0)[1]).split()
+    for article, word in zip(captions, captions[1:]):
+        if article in ("a", "an") and word not in ("one",):
+            assert (article == "an") == (word[0] in "aeiou"), (article, word)
+
+
 def test_at_least_six_tasks_of_at_least_ten_classes():
     assert len(world.TASKS) >= 6
     for task in world.TASKS.values():

@@ -342,7 +342,17 @@ def caption(scene: Scene, rng: np.random.Generator) -> str:
     if rng.random() < 0.5:
         np_ += _pick(rng, [" on a {} background", " over a {} pattern", " with a {} backdrop"]).format(texture)
     text = _pick(rng, _WRAPPERS).format(np_)
-    return " ".join(text.replace("a a", "a").replace(" a e", " an e").split())
+    return with_articles(text)
+
+
+def with_articles(text: str) -> str:
+    """Collapse repeated spaces and write "an" before a vowel sound: "a  orange ring" -> "an orange ring"."""
+    words = text.split()
+    for i, word in enumerate(words[:-1]):
+        if word.lower() in ("a", "an"):
+            vowel = words[i + 1][0].lower() in "aeiou" and not words[i + 1].lower().startswith(("one", "uni"))
+            words[i] = ("an" if vowel else "a") if word.islower() else ("An" if vowel else "A")
+    return " ".join(words)
 
 
 def pretraining_batch(batch_size: int, seed: int, step: int):
