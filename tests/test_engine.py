@@ -185,3 +185,14 @@ def test_bench_speed_compares_the_naive_and_our_training_step(tiny):
         assert ours["memory_mb"] < naive["memory_mb"] / 3  # bytes kept for backward: deterministic on CPU
         assert ours["step_s"] < naive["step_s"]  # timing: only the direction, the 1/3 target is for the benchmark
     assert "ours/naive" in format_bench(rows)
+
+
+def test_cocoop_step_memory_grows_with_classes_and_coop_stays_below(tiny):
+    from tmml_lite.bench import class_names, cost_vs_classes
+    rows = cost_vs_classes(tiny, methods=(CoOp, CoCoOp), class_counts=(2, 8), batch_size=4, steps=1)
+    memory = {(r["method"], r["classes"]): r["memory_mb"] for r in rows}
+    assert memory["CoCoOp", 8] > 2 * memory["CoCoOp", 2]  # one prompt per (image, class)
+    assert memory["CoOp", 8] < memory["CoCoOp", 8] / 2  # one prompt per class, whatever the batch
+    assert len(set(class_names(120))) == 120
+    with pytest.raises(ValueError, match="between 1 and"):
+        class_names(0)

@@ -13,13 +13,11 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 
 from . import data
 from .cocoop import CoCoOp
 from .coop import CoOp
 from .engine import COCOOP_CONFIG, TrainConfig
-from .zeroshot import encode_images
 
 
 class SavedTensorBytes:
@@ -50,7 +48,7 @@ class SavedTensorBytes:
 
 
 def _train_step(learner, optimizer, inputs: torch.Tensor, labels: torch.Tensor) -> None:
-    loss = F.cross_entropy(learner(inputs), labels)
+    loss = learner.training_loss(inputs, labels)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -67,7 +65,7 @@ def time_training_step(learner, images, labels: torch.Tensor, batch_size: int, c
     device = learner.ctx.device
     t0 = time.perf_counter()
     if cached:
-        inputs = encode_images(learner.clip, learner.preprocess, images).to(device)
+        inputs = learner.cache_inputs(images).to(device)
     else:
         inputs = data.preprocess_images(images, learner.preprocess).to(device)
     _sync(device)
@@ -117,6 +115,38 @@ def bench_speed(backbone=None, task: str = "shapes", shots: int = 16, steps: int
             rows.append({"method": method.__name__, "path": path, "batch_size": cfg.batch_size,
                          "classes": len(train.classnames), "tokens": learner.token_suffix.shape[1] + 1 +
                          learner.n_ctx, **result})
+    return rows
+
+
+def class_names(n: int) -> list[str]:
+    """`n` distinct class names from the world ("red circle", "red square", ...), for cost measurements."""
+    from .world import COLORS, SHAPES
+    names = [f"{color} {shape}" for color in COLORS for shape in SHAPES]
+    if not 1 <= n <= len(names):
+        raise ValueError(f"class_names gives between 1 and {len(names)} names, not {n}")
+    return names[:n]
+
+
+def cost_vs_classes(backbone, methods=(CoOp, CoCoOp), class_counts=(4, 8, 16, 32), batch_size: int = 4,
+                    steps: int = 5) -> list[dict]:
+    """Time and memory of one training step (our path: truncated prompts, cached image features) as the number
+    of classes grows, at the same batch size for every method.
+
+    methods: learner classes (or callables (backbone, classnames) -> learner).
+    Rows: {"method", "classes", "batch_size", "step_s", "memory_mb"}.
+    """
+    size = backbone.model.visual.image_size
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    images = torch.randint(0, 256, (batch_size, size, size, 3), generator=torch.Generator().manual_seed(0),
+                           dtype=torch.uint8).numpy()
+    labels = torch.arange(batch_size)
+    rows = []
+    for method in methods:
+        for n in class_counts:
+            learner = method(backbone, class_names(n))
+            result = time_training_step(learner, images, labels % n, batch_size, cached=True, steps=steps)
+            rows.append({"method": getattr(method, "__name__", str(method)), "classes": n,
+                         "batch_size": batch_size, "step_s": result["step_s"], "memory_mb": result["memory_mb"]})
     return rows
 
 

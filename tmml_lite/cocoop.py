@@ -63,9 +63,19 @@ class CoCoOp(CoOp):
         features = self.text_encoder(prompts, eot.repeat(n_images), truncate=self.truncate)  # (B * c, D)
         return F.normalize(features, dim=-1).view(n_images, n_classes, -1)
 
+    def image_contexts(self, image_features: torch.Tensor) -> torch.Tensor:
+        """ctx(x) = ctx + pi(x): one context (M, width) per image, (B, M, width)."""
+        return self.ctx + self.meta_net(image_features)[:, None, :]
+
+    def text_features(self, images_or_features: torch.Tensor) -> torch.Tensor:
+        """The unit-norm class text features (B, C, D) each image is scored against, one prompt per pair."""
+        ctx = self.image_contexts(self.encode_image(images_or_features))
+        return torch.cat([self.class_text_features(ctx, slice(start, start + self.class_chunk))
+                          for start in range(0, self.n_classes, self.class_chunk)], dim=1)
+
     def forward(self, images_or_features: torch.Tensor) -> torch.Tensor:
         image_features = self.encode_image(images_or_features)  # (B, D)
-        ctx = self.ctx + self.meta_net(image_features)[:, None, :]  # (B, M, width): ctx + pi(x)
+        ctx = self.image_contexts(image_features)  # (B, M, width): ctx + pi(x)
         several_passes = self.n_classes > self.class_chunk
         logits = []
         for start in range(0, self.n_classes, self.class_chunk):

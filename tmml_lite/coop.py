@@ -22,12 +22,13 @@ import contextlib
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .checkpoint import load_metadata, load_tensors, save_tensors
-from .data import check_classnames
+from .data import check_classnames, preprocess_images
 from .text_encoder import PromptTextEncoder, eot_index
 
 CTX_PLACEHOLDER = "X"  # one BPE token; stands where the context vectors go while the class buffers are built
@@ -92,6 +93,7 @@ class CoOp(nn.Module):
     """
 
     image_features_cacheable = True  # the image tower is frozen and nothing image-side is learned
+    compatibility_keys = ("n_ctx", "class_specific")  # metadata a saved learner must share to be loaded
 
     def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = "a photo of a",
                  class_specific: bool = False, truncate: bool = True, seed: int | None = 0):
@@ -153,14 +155,33 @@ class CoOp(nn.Module):
         """Unit-norm class text features (C, D) of the learned prompts."""
         return F.normalize(self.text_encoder(self.prompts(), self.eot, truncate=self.truncate), dim=-1)
 
+    @torch.no_grad()
+    def frozen_inputs(self, images: torch.Tensor) -> torch.Tensor:
+        """What the frozen image tower gives for images (B, 3, H, W), the part of the forward pass that can be
+        computed once and cached: here the unit-norm image features (B, D)."""
+        return F.normalize(self.clip.encode_image(images).float(), dim=-1)
+
+    def cache_inputs(self, images: np.ndarray, batch_size: int = 256) -> torch.Tensor:
+        """`frozen_inputs` of uint8 images (N, H, W, 3), preprocessed and encoded in batches."""
+        return torch.cat([self.frozen_inputs(preprocess_images(images[i:i + batch_size], self.preprocess)
+                                             .to(self.ctx.device)) for i in range(0, len(images), batch_size)])
+
     def encode_image(self, images_or_features: torch.Tensor) -> torch.Tensor:
         """Unit-norm image features (B, D) from images (B, 3, H, W) or from (cached) features (B, D)."""
         if images_or_features.dim() == 2:
             features = images_or_features
         else:
-            with torch.no_grad():  # frozen tower: no graph, no gradient
-                features = self.clip.encode_image(images_or_features)
+            features = self.frozen_inputs(images_or_features)
         return F.normalize(features.float(), dim=-1)
+
+    def training_loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss `fit` minimises on a batch: cross-entropy of the logits."""
+        return F.cross_entropy(self(inputs), labels.to(self.ctx.device))
+
+    def text_features(self, images_or_features: torch.Tensor) -> torch.Tensor:
+        """The unit-norm class text features (B, C, D) each image is scored against: for CoOp, the same C
+        features for every image (an expanded view, no copy)."""
+        return self.encode_text()[None].expand(images_or_features.shape[0], -1, -1)
 
     def forward(self, images_or_features: torch.Tensor) -> torch.Tensor:
         image_features = self.encode_image(images_or_features)  # (B, D)
@@ -213,7 +234,7 @@ class CoOp(nn.Module):
                              f"{mine['image_dim']}). Prompts only make sense for the CLIP they were learned "
                              f"with: load that backbone (load_clip({saved.get('backbone')!r}, ...)) or train "
                              f"a new learner")
-        for key in ("n_ctx", "class_specific"):
+        for key in self.compatibility_keys:
             if saved.get(key) != mine[key]:
                 raise ValueError(f"{source} has {key}={saved.get(key)} but this learner has {key}={mine[key]}; "
                                  f"build the learner with {key}={saved.get(key)}")

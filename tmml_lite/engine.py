@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torchvision import transforms
 from tqdm.auto import tqdm
 
@@ -31,7 +30,6 @@ from . import data
 from .checkpoint import (load_metadata, load_optimizer_tensors, load_tensors, optimizer_tensors, save_json,
                          save_tensors)
 from .metrics import accuracy, harmonic_mean
-from .zeroshot import encode_images
 
 
 @dataclass
@@ -85,7 +83,7 @@ class _Inputs:
         self.augment = _augmentation(learner) if cfg.augment else None
         device = _device(learner)
         if self.cached:  # the frozen image tower gives the same features every epoch: compute them once
-            self.tensors = encode_images(learner.clip, learner.preprocess, images).to(device)
+            self.tensors = learner.cache_inputs(images).to(device)
         elif not cfg.augment:  # preprocessing is deterministic too; only the image tower runs every step
             self.tensors = data.preprocess_images(images, learner.preprocess).to(device)
         self.device = device
@@ -196,8 +194,7 @@ def fit(learner, train: data.Subset, cfg: TrainConfig = TrainConfig(), run_dir: 
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
         losses = []
         for batch in order.split(cfg.batch_size):
-            logits = learner(inputs[batch])
-            loss = F.cross_entropy(logits, labels[batch].to(logits.device))
+            loss = learner.training_loss(inputs[batch], labels[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -224,7 +221,7 @@ def evaluate(learner, subset: data.Subset, batch_size: int = 128) -> float:
     for start in range(0, len(subset), batch_size):
         images = subset.images[start:start + batch_size]
         if getattr(learner, "image_features_cacheable", False):  # the frozen tower once, not once per pass
-            inputs = encode_images(learner.clip, learner.preprocess, images)
+            inputs = learner.cache_inputs(images)
         else:
             inputs = data.preprocess_images(images, learner.preprocess)
         logits.append(learner(inputs.to(_device(learner))))

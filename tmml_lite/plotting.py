@@ -77,3 +77,28 @@ def probability_bars(probs, class_names, ax=None, title=None, true_label=None, c
     if title:
         ax.set_title(title, fontsize=8)
     return ax
+
+
+IMAGE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+
+def class_feature_map(points, n_images: int, classnames, ax=None, title=None):
+    """Scatter of 2-D points (N*C, 2), row n*C + c, of N images' C class text features (e.g. a t-SNE):
+    colour = class, marker = image. Points of the same class that sit together mean the class is recognisable
+    whatever the image."""
+    points = np.asarray(points)
+    n_classes = len(classnames)
+    ax = ax or plt.subplots(figsize=(4.5, 4))[1]
+    palette = plt.get_cmap("tab10" if n_classes <= 10 else "tab20")
+    for n in range(n_images):
+        for c in range(n_classes):
+            x, y = points[n * n_classes + c]
+            ax.scatter(x, y, color=palette(c), marker=IMAGE_MARKERS[n % len(IMAGE_MARKERS)], s=36,
+                       edgecolors="black", linewidths=0.3, label=classnames[c] if n == 0 else None)
+    ax.set_xlabel("t-SNE 1")
+    ax.set_ylabel("t-SNE 2")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,110 @@
+"""The discrimination problem: can the class prompts an image is scored against still be told apart?
+
+Every prompt learner scores image x against C class text features t_1(x), ..., t_C(x) (`learner.text_features`).
+For CoOp they do not depend on x; for CoCoOp each is moved by the same image-conditioned shift pi(x). The
+paper's argument is that this common shift makes the class features of an image harder to tell apart. The
+measures below make that checkable on features T of shape (N images, C classes, D), unit norm:
+
+    inter_class_cosine   mean cosine between the features of two different classes for the same image
+                         (lower = classes further apart)
+    class_spread         mean distance of a class's feature, image by image, from its mean over the images
+                         (0 for CoOp: its prompts do not move)
+    shift_alignment      mean cosine between the moves t_c(x) - mean_x t_c(x) of two different classes for the
+                         same image (1 = all classes move together, as CoCoOp's shared pi(x) suggests; NaN when
+                         nothing moves)
+    silhouette           scikit-learn's silhouette score (cosine) of all N*C features labelled by class: 1 when
+                         each class is a tight cluster far from the others
+
+    T = class_features_per_image(learner, subset.images[:200])
+    discrimination_stats(T)        # {"inter_class_cosine": ..., "class_spread": ..., ...}
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import data
+
+
+@torch.no_grad()
+def class_features_per_image(learner, images: np.ndarray, classnames=None, batch_size: int = 64) -> torch.Tensor:
+    """The unit-norm class text features (N, C, D) that `learner` scores each of `images` (uint8 N x H x W x 3)
+    against, for `classnames` (default: the learner's current class list)."""
+    if classnames is not None:
+        learner.set_classnames(classnames)
+    learner.eval()
+    device = learner.ctx.device
+    features = []
+    for start in range(0, len(images), batch_size):
+        batch = data.preprocess_images(images[start:start + batch_size], learner.preprocess).to(device)
+        features.append(learner.text_features(batch).float().cpu())
+    return torch.cat(features)
+
+
+def _check(features: torch.Tensor) -> torch.Tensor:
+    if features.dim() != 3 or features.shape[1] < 2:
+        raise ValueError(f"expected class features of shape (images, classes >= 2, dim), got "
+                         f"{tuple(features.shape)}; build them with class_features_per_image(learner, images)")
+    return F.normalize(features.float(), dim=-1)
+
+
+def _mean_off_diagonal(gram: torch.Tensor) -> float:
+    """Mean of the off-diagonal entries of a batch of (C, C) matrices."""
+    n_classes = gram.shape[-1]
+    off = gram.sum(dim=(-2, -1)) - gram.diagonal(dim1=-2, dim2=-1).sum(-1)
+    return float(off.mean() / (n_classes * (n_classes - 1)))
+
+
+def inter_class_cosine(features: torch.Tensor) -> float:
+    """Mean cosine between two different classes' features of the same image; features (N, C, D)."""
+    features = _check(features)
+    return _mean_off_diagonal(features @ features.transpose(1, 2))
+
+
+def class_moves(features: torch.Tensor) -> torch.Tensor:
+    """How each class feature moves with the image: t_c(x) - mean over images of t_c, shape (N, C, D)."""
+    features = _check(features)
+    return features - features.mean(dim=0, keepdim=True)
+
+
+def class_spread(features: torch.Tensor) -> float:
+    """Mean distance of t_c(x) from its class's mean feature over the images (0: the prompts ignore x)."""
+    return float(class_moves(features).norm(dim=-1).mean())
+
+
+def shift_alignment(features: torch.Tensor, eps: float = 1e-6) -> float:
+    """Mean cosine between the moves of two different classes for the same image; NaN when nothing moves."""
+    moves = class_moves(features)
+    if float(moves.norm(dim=-1).max()) < eps:
+        return math.nan
+    moves = F.normalize(moves, dim=-1)
+    return _mean_off_diagonal(moves @ moves.transpose(1, 2))
+
+
+def silhouette(features: torch.Tensor) -> float:
+    """Silhouette score (cosine distance) of the N*C features labelled by class, in [-1, 1]."""
+    from sklearn.metrics import silhouette_score
+    features = _check(features)
+    n_images, n_classes, _ = features.shape
+    labels = np.tile(np.arange(n_classes), n_images)  # row n*C + c of the flattened features is class c
+    return float(silhouette_score(features.reshape(-1, features.shape[-1]).numpy(), labels, metric="cosine"))
+
+
+def discrimination_stats(features: torch.Tensor) -> dict[str, float]:
+    """All four measures of this module for class features (N, C, D)."""
+    return {"inter_class_cosine": inter_class_cosine(features), "class_spread": class_spread(features),
+            "shift_alignment": shift_alignment(features), "silhouette": silhouette(features)}
+
+
+def tsne_embedding(features: torch.Tensor, seed: int = 0, perplexity: float | None = None) -> np.ndarray:
+    """2-D t-SNE (scikit-learn, cosine metric) of the N*C features (N, C, D); returns (N*C, 2), row n*C + c."""
+    from sklearn.manifold import TSNE
+    features = _check(features)
+    points = features.reshape(-1, features.shape[-1]).numpy()
+    perplexity = perplexity or min(30.0, (len(points) - 1) / 3)
+    return TSNE(n_components=2, perplexity=perplexity, metric="cosine", init="pca", random_state=seed
+                ).fit_transform(points)
