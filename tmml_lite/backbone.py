@@ -125,3 +125,22 @@ def load_clip(model_name: str | None = None, pretrained: str | None = "default",
     if device is not None:
         model.to(device)
     return backbone
+
+
+def encode_image_tokens(model, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The frozen image tower's pooled feature (B, D), equal to `model.encode_image`, and its patch tokens
+    (B, P, D), both in the joint space: the tokens go through the same final norm and projection as the pooled
+    one. Uses open_clip's public `output_tokens` switch of `VisionTransformer`."""
+    visual = model.visual
+    if not hasattr(visual, "output_tokens"):
+        raise ValueError(f"{type(visual).__name__} cannot return patch tokens; patch-token methods need an "
+                         f"open_clip VisionTransformer image tower (ViT-B-16, TinyCLIP)")
+    previous = visual.output_tokens
+    visual.output_tokens = True
+    try:
+        pooled, tokens = visual(images)
+    finally:
+        visual.output_tokens = previous
+    if visual.proj is not None:
+        tokens = tokens @ visual.proj
+    return pooled, tokens

@@ -1,0 +1,151 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tmml_lite import CoCoOp, CoOp, world
+from tmml_lite.backbone import encode_image_tokens
+from tmml_lite.ctp import ClassAwarePrompt
+from tmml_lite.losses import contrastive_loss
+from tmml_lite.tft import TextGuidedFeatureTuning
+from tmml_lite.tmml import TMML
+
+NAMES = ["circle", "square", "plus sign", "star", "heart"]
+
+
+def _images(backbone, n=3):
+    images = np.stack([world.task_image("shapes", "test", i)[0] for i in range(n)])
+    return torch.stack([backbone.preprocess(__import__("PIL.Image").Image.fromarray(im)) for im in images])
+
+
+@pytest.mark.parametrize("backbone", ["tiny", "vit_b16_random"])
+def test_image_tokens_come_with_the_same_pooled_feature_as_encode_image(backbone, request):
+    backbone = request.getfixturevalue(backbone)
+    model = backbone.model
+    size = model.visual.image_size
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    images = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        pooled, tokens = encode_image_tokens(model, images)
+        torch.testing.assert_close(pooled, model.encode_image(images), atol=1e-5, rtol=1e-5)
+    grid = size // model.visual.patch_size[0]
+    assert tokens.shape == (2, grid * grid, model.visual.output_dim)
+    assert model.visual.output_tokens is False  # the switch is put back
+
+
+def test_with_both_parts_off_tmml_is_coop(tiny):
+    images = _images(tiny)
+    learner = TMML(tiny, NAMES, use_ctp=False, use_tft=False)
+    with torch.no_grad():
+        torch.testing.assert_close(learner(images), CoOp(tiny, NAMES)(images), atol=1e-5, rtol=1e-5)
+    assert [n for n, p in learner.named_parameters() if p.requires_grad] == ["ctx"]
+
+
+def test_ctp_with_a_zero_output_layer_is_coop(tiny):
+    images = _images(tiny)
+    learner = TMML(tiny, NAMES, use_tft=False)
+    with torch.no_grad():
+        learner.ctp.to_context.linear2.weight.zero_()
+        learner.ctp.to_context.linear2.bias.zero_()
+        torch.testing.assert_close(learner(images), CoOp(tiny, NAMES)(images), atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("source", ["patches", "global"])
+def test_ctp_gives_every_class_its_own_context_shift(tiny, source):
+    """The point of CTP: unlike CoCoOp's pi(x), the image-derived shift of class c depends on c."""
+    learner = TMML(tiny, NAMES, ctp_source=source, use_tft=False)
+    with torch.no_grad():
+        image_features, tokens = learner._image(_images(tiny))
+        keys = tokens if source == "patches" else image_features[:, None]
+        shifts, attention = learner.ctp(learner.zero_shot_text, keys)  # (B, C, width), (B, C, P)
+    assert shifts.shape == (3, len(NAMES), learner.ctx_width)
+    for b in range(3):
+        distances = torch.cdist(shifts[b], shifts[b])  # (C, C)
+        assert distances[~torch.eye(len(NAMES), dtype=bool)].min() > 1e-3  # CoCoOp: exactly 0
+    if source == "patches":
+        torch.testing.assert_close(attention.sum(-1), torch.ones(3, len(NAMES)))  # a softmax over the patches
+
+
+def test_softmax_attention_over_one_token_would_not_be_class_aware():
+    """Why CTP needs several image tokens (or a gate): with one key the softmax is 1 for every class."""
+    ctp = ClassAwarePrompt(dim=16, ctx_width=8, source="patches")
+    shifts, attention = ctp(torch.randn(4, 16), torch.randn(2, 1, 16))
+    assert torch.allclose(attention, torch.ones_like(attention))
+    torch.testing.assert_close(shifts[:, 0], shifts[:, 3])
+
+
+def test_tft_is_a_small_residual_over_any_class_set():
+    tft = TextGuidedFeatureTuning(dim=16, ratio=0.1)
+    image = F.normalize(torch.randn(3, 16), dim=-1)
+    for n_classes in (2, 7):  # base or new classes: the same module
+        text = F.normalize(torch.randn(n_classes, 16), dim=-1)
+        tuned, attention = tft(image, text)
+        assert tuned.shape == (3, 16) and attention.shape == (3, n_classes)
+        torch.testing.assert_close(attention.sum(-1), torch.ones(3))
+        assert (F.cosine_similarity(tuned, image) > 0.9).all()
+    untouched, _ = TextGuidedFeatureTuning(dim=16, ratio=0.0)(image, text)
+    torch.testing.assert_close(untouched, image)
+    with pytest.raises(ValueError, match="ratio"):
+        TextGuidedFeatureTuning(dim=16, ratio=2.0)
+
+
+def test_class_chunks_give_the_same_logits_and_gradients(tiny):
+    inputs = TMML(tiny, NAMES).cache_inputs(np.stack([world.task_image("shapes", "test", i)[0] for i in range(4)]))
+    labels = torch.tensor([0, 1, 2, 4])
+    results = []
+    for chunk in (len(NAMES), 2):
+        learner = TMML(tiny, NAMES, class_chunk=chunk).train()
+        loss = learner.training_loss(inputs, labels)
+        loss.backward()
+        results.append((loss.detach(), learner.ctx.grad.clone(), learner.ctp.query.weight.grad.clone(),
+                        learner.tft.value.weight.grad.clone()))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_cached_inputs_give_the_same_logits_as_images(tiny):
+    learner = TMML(tiny, NAMES).eval()
+    images = _images(tiny)
+    with torch.no_grad():
+        torch.testing.assert_close(learner(images), learner(learner.frozen_inputs(images)))
+
+
+def test_a_training_step_on_vit_b16_changes_only_the_learner(vit_b16_random):
+    learner = TMML(vit_b16_random, NAMES[:3], class_chunk=2).train()
+    before = {n: p.clone() for n, p in learner.clip.named_parameters()}
+    images = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    optimizer = torch.optim.SGD([p for p in learner.parameters() if p.requires_grad], lr=0.01)
+    loss = learner.training_loss(images, torch.tensor([0, 2]))
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss)
+    assert learner.ctp.to_context.linear2.weight.grad.abs().sum() > 0
+    assert all(torch.equal(before[n], p) for n, p in learner.clip.named_parameters())
+
+
+def test_saved_tmml_loads_only_into_the_same_variant(tiny, tmp_path):
+    learner = TMML(tiny, NAMES)
+    with torch.no_grad():
+        learner.ctx.add_(0.1)
+    learner.save(tmp_path / "tmml.safetensors")
+    other = TMML(tiny, ["zigzag", "wavy"]).load(tmp_path / "tmml.safetensors")  # another class list is fine
+    torch.testing.assert_close(other.ctx, learner.ctx)
+    with pytest.raises(ValueError, match="use_tft"):
+        TMML(tiny, NAMES, use_tft=False).load(tmp_path / "tmml.safetensors")
+    with pytest.raises(ValueError, match="CoCoOp"):
+        CoCoOp(tiny, NAMES).load(tmp_path / "tmml.safetensors")
+
+
+def test_contrastive_loss_terms():
+    image = F.normalize(torch.randn(4, 8), dim=-1)
+    text = F.normalize(torch.randn(4, 3, 8), dim=-1)
+    labels = torch.tensor([0, 1, 2, 1])
+    scale = torch.tensor(2.0)
+    plain = contrastive_loss(image, text, labels, scale)
+    expected = F.cross_entropy(scale.exp() * torch.einsum("bd,bcd->bc", image, text), labels)
+    torch.testing.assert_close(plain, expected)
+    assert contrastive_loss(image, text, labels, scale, symmetric=1.0) > plain
+    zero_shot = F.normalize(torch.randn(3, 8), dim=-1)
+    assert contrastive_loss(image, text, labels, scale, consistency=1.0, zero_shot_text=zero_shot) > plain
+    with pytest.raises(ValueError, match="zero_shot_text"):
+        contrastive_loss(image, text, labels, scale, consistency=1.0)

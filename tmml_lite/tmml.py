@@ -1,0 +1,142 @@
+"""TMML (Long et al., ICCV 2023): task-oriented multi-modal mutual learning. OUR RECONSTRUCTION of CTP and TFT.
+
+For image x with pooled feature f and patch tokens p_1..p_P (frozen tower, joint space, unit norm):
+
+    s_c(x), a_c  = CTP(t_c^zs, p)                    class-aware context shift of class c (`ClassAwarePrompt`)
+    t_c(x)       = TextEncoder(prefix_c | ctx + s_c(x) | suffix_c)     one prompt per (image, class)
+    f~(x)        = TFT(f, t_1(x), ..., t_C(x))       image feature tuned by the class texts
+    logits_c     = s * cos(f~(x), t_c(x))
+    loss         = contrastive_loss(f~, t(x), y)     image -> text over the classes (+ ablation terms)
+
+t_c^zs is the frozen text feature of "a photo of a {c}.", the query that makes CTP class-aware. Each part can be
+switched off: without CTP the prompts are CoOp's (one pass per class); without TFT f~ = f; without both, TMML
+is exactly CoOp. The classes go through the text encoder in chunks, each recomputed in the backward pass, so
+memory stays at about one chunk of B x class_chunk prompts.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
+
+from .backbone import encode_image_tokens
+from .coop import CoOp, seeded
+from .ctp import ClassAwarePrompt
+from .losses import contrastive_loss
+from .tft import TextGuidedFeatureTuning
+
+ZERO_SHOT_TEMPLATE = "a photo of a {}."
+
+
+class TMML(CoOp):
+    """TMML prompt learner: images (B, 3, H, W) or cached frozen inputs (B, 1 + P, D) -> logits (B, C).
+
+    The arguments are CoOp's (the context is unified), plus
+    use_ctp, use_tft: switch the class-aware text prompt and the text-guided feature tuning on or off.
+    ctp_source: "patches" (cross-attention over patch tokens) or "global" (class-dependent gate, ablation).
+    tft_ratio: alpha, the weight of TFT's residual.
+    symmetric, consistency: weights of the optional loss terms (see `contrastive_loss`).
+    class_chunk: classes per text-encoder pass (B x class_chunk prompts).
+    """
+
+    compatibility_keys = CoOp.compatibility_keys + ("use_ctp", "use_tft", "ctp_source")
+
+    def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = "a photo of a",
+                 use_ctp: bool = True, use_tft: bool = True, ctp_source: str = "patches", tft_ratio: float = 0.1,
+                 symmetric: float = 0.0, consistency: float = 0.0, class_chunk: int = 16, truncate: bool = True,
+                 seed: int | None = 0):
+        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, class_specific=False,
+                         truncate=truncate, seed=seed)
+        if class_chunk < 1:
+            raise ValueError(f"class_chunk must be >= 1, got {class_chunk}")
+        self.use_ctp, self.use_tft, self.ctp_source = use_ctp, use_tft, ctp_source if use_ctp else None
+        self.symmetric, self.consistency, self.class_chunk = symmetric, consistency, class_chunk
+        device = self.ctx.device
+        with seeded(seed):
+            self.ctp = ClassAwarePrompt(self.image_dim, self.ctx_width, ctp_source).to(device) if use_ctp else None
+            self.tft = TextGuidedFeatureTuning(self.image_dim, tft_ratio).to(device) if use_tft else None
+
+    def set_classnames(self, classnames) -> None:
+        super().set_classnames(classnames)
+        with torch.no_grad():  # the frozen hand-written prompts: CTP's queries and the consistency target
+            tokens = self.tokenizer([ZERO_SHOT_TEMPLATE.format(c) for c in self.classnames]).to(self.ctx.device)
+            zero_shot = F.normalize(self.text_encoder.encode_tokens(tokens).float(), dim=-1)
+        self.register_buffer("zero_shot_text", zero_shot, persistent=False)  # (C, D)
+
+    def metadata(self) -> dict:
+        return {**super().metadata(), "use_ctp": self.use_ctp, "use_tft": self.use_tft,
+                "ctp_source": self.ctp_source, "tft_ratio": self.tft.ratio if self.tft else None}
+
+    # --- image side ---------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def frozen_inputs(self, images: torch.Tensor) -> torch.Tensor:
+        """Pooled feature and patch tokens of the frozen tower, unit norm, stacked: (B, 1 + P, D)."""
+        pooled, tokens = encode_image_tokens(self.clip, images)
+        return F.normalize(torch.cat([pooled[:, None], tokens], dim=1).float(), dim=-1)
+
+    def _image(self, images_or_inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs = images_or_inputs if images_or_inputs.dim() == 3 else self.frozen_inputs(images_or_inputs)
+        return inputs[:, 0], inputs[:, 1:]  # image features (B, D), patch tokens (B, P, D)
+
+    def encode_image(self, images_or_inputs: torch.Tensor) -> torch.Tensor:
+        """Unit-norm image features (B, D), before TFT."""
+        return self._image(images_or_inputs)[0]
+
+    # --- text side ----------------------------------------------------------------------------------------
+
+    def class_text_features(self, shifts: torch.Tensor, classes: slice) -> torch.Tensor:
+        """Unit-norm text features (B, c, D) of the classes in `classes`, with context ctx + shifts (B, c, width)."""
+        prefix, suffix, eot = self.token_prefix[classes], self.token_suffix[classes], self.eot[classes]
+        n_images, n_classes = shifts.shape[:2]
+        prompts = torch.cat([
+            prefix.expand(n_images, -1, -1, -1),  # (B, c, 1, width)
+            self.ctx + shifts[:, :, None, :],  # (B, c, M, width): a different context for every class
+            suffix.expand(n_images, -1, -1, -1),  # (B, c, S, width)
+        ], dim=2).flatten(0, 1)  # (B * c, L, width)
+        features = self.text_encoder(prompts, eot.repeat(n_images), truncate=self.truncate)
+        return F.normalize(features, dim=-1).view(n_images, n_classes, -1)
+
+    def class_aware_text(self, image_features: torch.Tensor, tokens: torch.Tensor):
+        """Text features (B, C, D) of the class-aware prompts and CTP's attention (B, C, P); CoOp's prompts,
+        expanded, and None without CTP."""
+        if self.ctp is None:
+            return self.encode_text()[None].expand(image_features.shape[0], -1, -1), None
+        keys = tokens if self.ctp_source == "patches" else image_features[:, None]  # (B, P or 1, D)
+        shifts, attention = self.ctp(self.zero_shot_text, keys)  # (B, C, width), (B, C, P)
+        several_passes = self.n_classes > self.class_chunk
+        chunks = []
+        for start in range(0, self.n_classes, self.class_chunk):
+            classes = slice(start, start + self.class_chunk)
+            if several_passes and torch.is_grad_enabled():  # keep one chunk of activations, not all of them
+                chunks.append(checkpoint(self.class_text_features, shifts[:, classes], classes, use_reentrant=False))
+            else:
+                chunks.append(self.class_text_features(shifts[:, classes], classes))
+        return torch.cat(chunks, dim=1), attention
+
+    # --- both ---------------------------------------------------------------------------------------------
+
+    def features(self, images_or_inputs: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        """Everything the forward pass computes: "image" (B, D) after TFT, "text" (B, C, D), "ctp_attention"
+        (B, C, P) and "tft_attention" (B, C) (None for a part that is switched off)."""
+        image_features, tokens = self._image(images_or_inputs)
+        text, ctp_attention = self.class_aware_text(image_features, tokens)
+        tft_attention = None
+        if self.tft is not None:
+            image_features, tft_attention = self.tft(image_features, text)
+        return {"image": image_features, "text": text, "ctp_attention": ctp_attention,
+                "tft_attention": tft_attention}
+
+    def text_features(self, images_or_inputs: torch.Tensor) -> torch.Tensor:
+        return self.features(images_or_inputs)["text"]
+
+    def forward(self, images_or_inputs: torch.Tensor) -> torch.Tensor:
+        out = self.features(images_or_inputs)
+        return self.clip.logit_scale.exp() * torch.einsum("bd,bcd->bc", out["image"], out["text"])  # (B, C)
+
+    def training_loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        out = self.features(inputs)
+        return contrastive_loss(out["image"], out["text"], labels.to(self.ctx.device), self.clip.logit_scale,
+                                symmetric=self.symmetric, consistency=self.consistency,
+                                zero_shot_text=self.zero_shot_text)
