@@ -57,6 +57,8 @@ def test_measures_on_hand_made_features():
     expected = (gram.sum() - gram.trace()) / 20
     assert d.inter_class_cosine(base[None].expand(3, -1, -1)) == pytest.approx(float(expected), abs=1e-6)
     assert d.tsne_embedding(together, seed=0).shape == (40, 2)
+    same = d.tsne_embedding(base[None].expand(4, -1, -1), seed=0).reshape(4, 5, 2)  # CoOp: 4 copies of 5
+    assert np.allclose(same, same[:1])  # duplicates share one position
 
 
 def test_features_of_the_wrong_shape_get_a_clear_error():

@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         rows = bench_speed(backbone, task=args.task, steps=args.steps)
         print(f"{backbone.name} on {device} ({torch.get_num_threads()} threads), base classes of {args.task!r}, "
               f"median of {args.steps} steps")
-        print(format_bench(rows, device.type))
+        print(format_bench(rows))
         cached = [r for r in rows if r["path"] == "ours"]
         print("ours encodes the training images once per run: "
               + ", ".join(f"{r['method']} {r['setup_s']:.2f} s" for r in cached))

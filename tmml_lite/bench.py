@@ -3,13 +3,16 @@
 For CoOp and CoCoOp, one training step (forward, loss, backward, SGD step) is timed on two paths:
   naive: every prompt runs all 77 tokens through the text tower, and every step re-encodes its images;
   ours:  prompts are cut after the longest end-of-text token, and the frozen image features are computed once.
-Memory: on CUDA the peak allocated during a step; on CPU (no allocator statistics) the bytes autograd keeps
-for the backward pass, which is what grows with prompts x tokens and what decides whether a step fits.
+Memory: the peak allocated during one step, measured by the CUDA allocator on a GPU and by `peak_cpu_memory`
+(torch.profiler) on a CPU.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
+import sys
 import time
 
 import torch
@@ -20,31 +23,33 @@ from .coop import CoOp
 from .engine import COCOOP_CONFIG, TrainConfig
 
 
-class SavedTensorBytes:
-    """Context manager: bytes of the distinct storages autograd saves for backward, minus the module's own
-    weights (they exist anyway). `.bytes` after the block."""
+@contextlib.contextmanager
+def _silent_stderr():
+    """Send file descriptor 2 to /dev/null for a block: the profiler's C++ side logs start/stop lines there
+    (with timestamps), which would land in notebook outputs."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
-    def __init__(self, module: torch.nn.Module):
-        self.exclude = {t.untyped_storage().data_ptr() for t in list(module.parameters()) + list(module.buffers())}
-        self.storages: dict[int, int] = {}
-        self.hooks = torch.autograd.graph.saved_tensors_hooks(self.pack, lambda t: t)
 
-    def pack(self, tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in self.exclude:
-            self.storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    @property
-    def bytes(self) -> int:
-        return sum(self.storages.values())
-
-    def __enter__(self):
-        self.hooks.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.hooks.__exit__(*exc)
+def peak_cpu_memory(fn) -> int:
+    """Bytes: the peak, over one call of `fn()`, of the memory torch allocated on the CPU minus what it freed
+    (torch.profiler's per-operator memory records, summed in time order). CPU tensors have no allocator
+    statistics like `torch.cuda.max_memory_allocated`; this is the CPU counterpart."""
+    from torch.profiler import ProfilerActivity, profile
+    with _silent_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    current = peak = 0
+    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
+        current += event.self_cpu_memory_usage
+        peak = max(peak, current)
+    return peak
 
 
 def _train_step(learner, optimizer, inputs: torch.Tensor, labels: torch.Tensor) -> None:
@@ -90,9 +95,7 @@ def time_training_step(learner, images, labels: torch.Tensor, batch_size: int, c
         _train_step(learner, optimizer, inputs[batch.to(device)], labels[batch.to(device)])
         memory = torch.cuda.max_memory_allocated(device) - before
     else:
-        with SavedTensorBytes(learner) as saved:
-            _train_step(learner, optimizer, inputs[batch], labels[batch])
-        memory = saved.bytes
+        memory = peak_cpu_memory(lambda: _train_step(learner, optimizer, inputs[batch], labels[batch]))
     return {"step_s": statistics.median(times), "memory_mb": memory / 2 ** 20, "setup_s": setup_s}
 
 
@@ -150,11 +153,10 @@ def cost_vs_classes(backbone, methods=(CoOp, CoCoOp), class_counts=(4, 8, 16, 32
     return rows
 
 
-def format_bench(rows: list[dict], device: str = "cpu") -> str:
+def format_bench(rows: list[dict]) -> str:
     """The rows of `bench_speed` as a table, with our step time as a fraction of the naive one."""
-    memory = "peak MB" if device == "cuda" else "backward MB"
     lines = [f"{'method':7s} {'path':6s} {'batch':>5s} {'classes':>7s} {'tokens':>6s} {'ms/step':>9s} "
-             f"{memory:>11s} {'ours/naive':>10s}"]
+             f"{'peak MB':>11s} {'ours/naive':>10s}"]
     naive = {}
     for r in rows:
         ratio = ""

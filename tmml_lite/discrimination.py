@@ -101,10 +101,18 @@ def discrimination_stats(features: torch.Tensor) -> dict[str, float]:
 
 
 def tsne_embedding(features: torch.Tensor, seed: int = 0, perplexity: float | None = None) -> np.ndarray:
-    """2-D t-SNE (scikit-learn, cosine metric) of the N*C features (N, C, D); returns (N*C, 2), row n*C + c."""
+    """2-D t-SNE (scikit-learn, cosine metric) of the N*C features (N, C, D); returns (N*C, 2), row n*C + c.
+
+    Identical features (CoOp's, which ignore the image) are embedded once and share one position: t-SNE
+    given exact duplicates would scatter them and draw a difference that is not there.
+    """
     from sklearn.manifold import TSNE
     features = _check(features)
     points = features.reshape(-1, features.shape[-1]).numpy()
-    perplexity = perplexity or min(30.0, (len(points) - 1) / 3)
-    return TSNE(n_components=2, perplexity=perplexity, metric="cosine", init="pca", random_state=seed
-                ).fit_transform(points)
+    unique, inverse = np.unique(points, axis=0, return_inverse=True)
+    if len(unique) < 3:
+        raise ValueError(f"t-SNE needs at least 3 distinct features, got {len(unique)}")
+    perplexity = perplexity or min(30.0, (len(unique) - 1) / 3)
+    embedded = TSNE(n_components=2, perplexity=perplexity, metric="cosine", init="pca", random_state=seed
+                    ).fit_transform(unique)
+    return embedded[inverse.reshape(-1)]
