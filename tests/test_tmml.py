@@ -41,19 +41,24 @@ def test_with_both_parts_off_tmml_is_coop(tiny):
     assert [n for n, p in learner.named_parameters() if p.requires_grad] == ["ctx"]
 
 
-def test_ctp_with_a_zero_output_layer_is_coop(tiny):
+def test_ctp_starts_as_coop_and_learns_away_from_it(tiny):
+    """CTP's output layer starts at zero (ctp_zero_init), so training starts from CoOp's prompt."""
     images = _images(tiny)
     learner = TMML(tiny, NAMES, use_tft=False)
     with torch.no_grad():
-        learner.ctp.to_context.linear2.weight.zero_()
-        learner.ctp.to_context.linear2.bias.zero_()
         torch.testing.assert_close(learner(images), CoOp(tiny, NAMES)(images), atol=1e-4, rtol=1e-5)
+    loss = learner.training_loss(images, torch.tensor([0, 1, 2]))
+    loss.backward()
+    assert learner.ctp.to_context.linear2.weight.grad.abs().sum() > 0  # the zero layer still learns
+    random_init = TMML(tiny, NAMES, use_tft=False, ctp_zero_init=False)
+    with torch.no_grad():
+        assert not torch.allclose(random_init(images), learner(images), atol=1e-3)
 
 
 @pytest.mark.parametrize("source", ["patches", "global"])
 def test_ctp_gives_every_class_its_own_context_shift(tiny, source):
     """The point of CTP: unlike CoCoOp's pi(x), the image-derived shift of class c depends on c."""
-    learner = TMML(tiny, NAMES, ctp_source=source, use_tft=False)
+    learner = TMML(tiny, NAMES, ctp_source=source, use_tft=False, ctp_zero_init=False)  # as after training
     with torch.no_grad():
         image_features, tokens = learner._image(_images(tiny))
         keys = tokens if source == "patches" else image_features[:, None]
@@ -68,7 +73,7 @@ def test_ctp_gives_every_class_its_own_context_shift(tiny, source):
 
 def test_softmax_attention_over_one_token_would_not_be_class_aware():
     """Why CTP needs several image tokens (or a gate): with one key the softmax is 1 for every class."""
-    ctp = ClassAwarePrompt(dim=16, ctx_width=8, source="patches")
+    ctp = ClassAwarePrompt(dim=16, ctx_width=8, source="patches", zero_init=False)
     shifts, attention = ctp(torch.randn(4, 16), torch.randn(2, 1, 16))
     assert torch.allclose(attention, torch.ones_like(attention))
     torch.testing.assert_close(shifts[:, 0], shifts[:, 3])
@@ -94,7 +99,7 @@ def test_class_chunks_give_the_same_logits_and_gradients(tiny):
     labels = torch.tensor([0, 1, 2, 4])
     results = []
     for chunk in (len(NAMES), 2):
-        learner = TMML(tiny, NAMES, class_chunk=chunk).train()
+        learner = TMML(tiny, NAMES, class_chunk=chunk, ctp_zero_init=False).train()  # gradients reach W_q
         loss = learner.training_loss(inputs, labels)
         loss.backward()
         results.append((loss.detach(), learner.ctx.grad.clone(), learner.ctp.query.weight.grad.clone(),

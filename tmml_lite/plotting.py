@@ -102,3 +102,36 @@ def class_feature_map(points, n_images: int, classnames, ax=None, title=None):
     if title:
         ax.set_title(title)
     return ax
+
+
+def attention_grid(images, attention, classnames, true_labels=None, size: float = 1.3, title=None):
+    """Where each class looks: one row per image, the image and then one panel per class with that class's
+    attention over the patches (B, C, P), P = g * g, upsampled and laid over the image. Returns the figure."""
+    attention = np.asarray(attention)
+    n_images, n_classes, n_patches = attention.shape
+    grid = int(round(n_patches ** 0.5))
+    if grid * grid != n_patches:
+        raise ValueError(f"{n_patches} patches do not form a square grid")
+    fig, axes = plt.subplots(n_images, n_classes + 1, figsize=((n_classes + 1) * size, n_images * size * 1.1),
+                             squeeze=False)
+    for b in range(n_images):
+        image = np.asarray(images[b])
+        height, width = image.shape[:2]
+        axes[b, 0].imshow(image, interpolation="nearest")
+        label = f"image ({classnames[true_labels[b]]})" if true_labels is not None else "image"
+        axes[b, 0].set_title(label, fontsize=7)
+        for c in range(n_classes):
+            ax = axes[b, c + 1]
+            ax.imshow(image, interpolation="nearest")
+            ax.imshow(attention[b, c].reshape(grid, grid), cmap="magma", alpha=0.6, vmin=0,
+                      vmax=attention[b].max(), extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+                      interpolation="nearest")
+            if b == 0:
+                ax.set_title(classnames[c], fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -35,6 +35,8 @@ class TMML(CoOp):
     The arguments are CoOp's (the context is unified), plus
     use_ctp, use_tft: switch the class-aware text prompt and the text-guided feature tuning on or off.
     ctp_source: "patches" (cross-attention over patch tokens) or "global" (class-dependent gate, ablation).
+    ctp_zero_init: CTP's output layer starts at zero (training starts from CoOp's prompt); False: random, as
+        CoCoOp's meta-net.
     tft_ratio: alpha, the weight of TFT's residual.
     symmetric, consistency: weights of the optional loss terms (see `contrastive_loss`).
     class_chunk: classes per text-encoder pass (B x class_chunk prompts).
@@ -43,7 +45,8 @@ class TMML(CoOp):
     compatibility_keys = CoOp.compatibility_keys + ("use_ctp", "use_tft", "ctp_source")
 
     def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = "a photo of a",
-                 use_ctp: bool = True, use_tft: bool = True, ctp_source: str = "patches", tft_ratio: float = 0.1,
+                 use_ctp: bool = True, use_tft: bool = True, ctp_source: str = "patches", ctp_zero_init: bool = True,
+                 tft_ratio: float = 0.1,
                  symmetric: float = 0.0, consistency: float = 0.0, class_chunk: int = 16, truncate: bool = True,
                  seed: int | None = 0):
         super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, class_specific=False,
@@ -54,7 +57,8 @@ class TMML(CoOp):
         self.symmetric, self.consistency, self.class_chunk = symmetric, consistency, class_chunk
         device = self.ctx.device
         with seeded(seed):
-            self.ctp = ClassAwarePrompt(self.image_dim, self.ctx_width, ctp_source).to(device) if use_ctp else None
+            self.ctp = (ClassAwarePrompt(self.image_dim, self.ctx_width, ctp_source, zero_init=ctp_zero_init)
+                        .to(device) if use_ctp else None)
             self.tft = TextGuidedFeatureTuning(self.image_dim, tft_ratio).to(device) if use_tft else None
 
     def set_classnames(self, classnames) -> None:
