@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tmml_lite import CoCoOp, CoOp, TrainConfig, data, engine, get_task, zeroshot
+from tmml_lite import TMML, CoCoOp, CoOp, TrainConfig, data, engine, get_task, zeroshot
 from tmml_lite.checkpoint import load_tensors
 from tmml_lite.metrics import harmonic_mean
 
@@ -34,9 +34,10 @@ def test_fit_trains_only_the_learner_and_lowers_the_loss(tiny, splits):
     assert len(log["losses"]) == FAST.epochs and log["losses"][-1] < log["losses"][0]
 
 
-def test_cocoop_fit_leaves_clip_untouched_and_moves_the_meta_net(tiny, splits):
+@pytest.mark.parametrize("method", [CoCoOp, TMML])
+def test_image_conditioned_fit_leaves_clip_untouched_and_moves_every_learned_tensor(tiny, splits, method):
     clip_before = {k: v.clone() for k, v in tiny.model.state_dict().items()}
-    learner = CoCoOp(tiny, splits["train"].classnames)
+    learner = method(tiny, splits["train"].classnames)
     before = {k: v.clone() for k, v in learner.state_dict_to_save().items()}
     engine.fit(learner, splits["train"], replace(engine.COCOOP_CONFIG, epochs=2), progress=False)
     assert all(torch.equal(v, clip_before[k]) for k, v in tiny.model.state_dict().items())
@@ -47,6 +48,7 @@ def test_cocoop_fit_leaves_clip_untouched_and_moves_the_meta_net(tiny, splits):
     (CoOp, FAST),  # cached image features
     (CoOp, replace(FAST, augment=True)),  # augmentation draws from the RNG the checkpoint restores
     (CoCoOp, replace(engine.COCOOP_CONFIG, epochs=3, batch_size=16)),
+    (TMML, replace(engine.COCOOP_CONFIG, epochs=3, batch_size=16)),  # cached patch tokens, CTP + TFT
 ])
 def test_resume_after_a_stop_equals_the_uninterrupted_run_bit_for_bit(tiny, splits, tmp_path, method, cfg):
     names = splits["train"].classnames

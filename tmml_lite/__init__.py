@@ -2,7 +2,9 @@
 
 Layers, bottom to top: `world` and `data` (the procedural world, protocols), `backbone` (loading CLIP),
 `text_encoder` (CLIP's text tower on prompt embeddings), `zeroshot`, `pretrain`; the prompt learners `coop`,
-`cocoop`; `engine` (fit, evaluate, base_to_new) and `bench`; plotting and widgets on top.
+`cocoop`, and TMML's parts `ctp` (ClassAwarePrompt), `tft` (TextGuidedFeatureTuning), `losses`
+(contrastive_loss) and `tmml` (TMML); `engine` (fit, evaluate, base_to_new), `discrimination` and `bench`;
+plotting and widgets on top.
 """
 
 from .backbone import TINY_MODEL, TINY_MODELS, Backbone, get_profile, load_clip
@@ -13,6 +15,10 @@ from .world import TASKS, get_task
 from .zeroshot import encode_images, similarity_matrix, text_classifier, zeroshot_accuracy
 from .coop import CoOp
 from .cocoop import CoCoOp
+from .ctp import ClassAwarePrompt
+from .tft import TextGuidedFeatureTuning
+from .losses import contrastive_loss
+from .tmml import TMML
 from .engine import COCOOP_CONFIG, TrainConfig, evaluate, fit  # engine.base_to_new: the benchmark (above is the split)
 from .bench import bench_speed
 
@@ -20,4 +26,5 @@ __version__ = "0.1.0"
 __all__ = ["TINY_MODEL", "TINY_MODELS", "Backbone", "get_profile", "load_clip", "base_to_new", "check_classnames",
            "few_shot_indices", "load_split", "accuracy", "harmonic_mean", "PromptTextEncoder", "TASKS", "get_task",
            "encode_images", "similarity_matrix", "text_classifier", "zeroshot_accuracy", "CoOp", "CoCoOp",
+           "ClassAwarePrompt", "TextGuidedFeatureTuning", "contrastive_loss", "TMML",
            "COCOOP_CONFIG", "TrainConfig", "fit", "evaluate", "bench_speed"]
