@@ -3,6 +3,8 @@
 #   make test       create .venv if missing, install, run the unit tests, then strict nbval on notebooks/
 #   make notebooks  re-execute every notebook in place (tiny profile, clean kernel) and store the outputs
 #   make pretrain   regenerate the TinyCLIP checkpoint shipped in tmml_lite/assets
+#   make bench      run the base-to-new grid into tmml_lite/assets/ablation.csv (resumable: finished runs are
+#                   skipped, so delete the file to regenerate it from scratch)
 #   make clean      remove _build
 #
 # The virtual environment is tracked by two stamp files:
@@ -25,7 +27,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
 
-.PHONY: venv .venv test book notebooks pretrain clean
+.PHONY: venv .venv test book notebooks pretrain bench clean
 
 # ---------------------------------------------------------------------------------------------------------
 # Environment
@@ -48,6 +50,7 @@ venv .venv: $(INSTALLED)
 test notebooks: export TMML_PROFILE := tiny
 test notebooks: export PYTHONHASHSEED := 0
 pretrain: export TMML_PROFILE := tiny
+bench: export TMML_PROFILE := tiny
 
 test: $(INSTALLED)
 	@start=$$(date +%s); rc=0; \
@@ -64,6 +67,9 @@ notebooks: $(INSTALLED)
 
 pretrain: $(INSTALLED)
 	$(PY) -m tmml_lite pretrain
+
+bench: $(INSTALLED)
+	$(PY) -m tmml_lite bench --results tmml_lite/assets/ablation.csv
 
 # ---------------------------------------------------------------------------------------------------------
 # Book: refuse notebooks whose stored outputs are not one clean run, then build. `--all` re-reads every

@@ -1,4 +1,5 @@
-"""Command line: `python -m tmml_lite pretrain | zeroshot | bench-world | bench-speed` (see `--help`)."""
+"""Command line: `python -m tmml_lite pretrain | zeroshot | bench | merge | bench-world | bench-speed | bench-cost`
+(see `--help`)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,58 @@ def main(argv=None) -> int:
     s.add_argument("--task", default="shapes", help="downstream task whose base classes are trained on")
     s.add_argument("--steps", type=int, default=10, help="timed steps per path (median reported)")
     s.add_argument("--device", default=None, help="e.g. cuda; default: where the profile puts the model")
+    b = sub.add_parser("bench", help="the base-to-new grid: methods x tasks x seeds, one CSV row per run "
+                                     "(resumable: finished runs are skipped)")
+    b.add_argument("--methods", nargs="+", default=None, help="default: the book's methods and TMML's ablations")
+    b.add_argument("--tasks", nargs="+", default=["textures", "fine_grained", "counting"])
+    b.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    b.add_argument("--shots", type=int, default=16)
+    b.add_argument("--results", default="results/grid.csv", help="CSV the rows are appended to")
+    b.add_argument("--shard", default="1/1", help="k/n: run every n-th cell from the k-th (SLURM arrays, Colab)")
+    b.add_argument("--device", default=None, help="e.g. cuda; default: where the profile puts the model")
+    m = sub.add_parser("merge", help="summary table (Markdown) of one or more result CSVs")
+    m.add_argument("results", nargs="+", help="CSV files written by `bench`")
+    m.add_argument("--out", default=None, help="also write the table to this file")
+    c = sub.add_parser("bench-cost", help="time and peak memory of a training step against the number of "
+                                          "classes, for CoCoOp and TMML")
+    c.add_argument("--model", default=None, help="open_clip model name (default: the profile's)")
+    c.add_argument("--pretrained", default="default", help="pretrained tag; 'none' for random weights")
+    c.add_argument("--classes", nargs="+", type=int, default=[10, 50, 100, 200])
+    c.add_argument("--batch-size", type=int, default=4)
+    c.add_argument("--steps", type=int, default=2)
+    c.add_argument("--device", default=None)
     args = parser.parse_args(argv)
+
+    if args.command == "bench":
+        from .backbone import load_clip
+        from .grid import ABLATIONS, BOOK_METHODS, markdown_table, run_grid, summarize_rows
+        k, n = (int(v) for v in args.shard.split("/"))
+        methods = args.methods or list(dict.fromkeys(BOOK_METHODS + ABLATIONS))
+        rows = run_grid(methods, args.tasks, args.seeds, args.shots, args.results, load_clip(device=args.device),
+                        shard=(k, n))
+        print(markdown_table(summarize_rows(rows), methods=methods))
+    if args.command == "merge":
+        from pathlib import Path
+        from .grid import markdown_table, read_rows, summarize_rows
+        table = markdown_table(summarize_rows(read_rows(*args.results)))
+        print(table)
+        if args.out:
+            Path(args.out).write_text(table + "\n")
+    if args.command == "bench-cost":
+        import torch
+        from .backbone import load_clip
+        from .bench import cost_vs_classes
+        from .cocoop import CoCoOp
+        from .tmml import TMML
+        pretrained = None if args.pretrained == "none" else args.pretrained
+        backbone = load_clip(args.model, pretrained=pretrained, device=args.device)
+        rows = cost_vs_classes(backbone, (CoCoOp, TMML), args.classes, args.batch_size, args.steps)
+        device = next(backbone.model.parameters()).device
+        print(f"{backbone.name} on {device} ({torch.get_num_threads()} threads), batch {args.batch_size}, "
+              f"class_chunk 16, median of {args.steps} steps")
+        print(f"{'method':7s} {'classes':>7s} {'s/step':>8s} {'peak MB':>9s}")
+        for r in rows:
+            print(f"{r['method']:7s} {r['classes']:7d} {r['step_s']:8.2f} {r['memory_mb']:9.1f}")
 
     if args.command == "pretrain":
         from .backbone import TINY_CHECKPOINT

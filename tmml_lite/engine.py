@@ -247,12 +247,17 @@ def base_to_new(make_learner, task: str, cfg: TrainConfig = TrainConfig(), seeds
     Returns `summarize(...)` of the per-seed accuracies (%): base/new lists, means, stds and H; plus "logs" (the
     `fit` log of each seed) and "learner" (the last seed's trained learner, to inspect).
     """
-    base, new, logs = [], [], []
-    for seed in seeds:
-        splits = data.base_to_new(task, shots, seed, save_dir=None if run_dir is None else Path(run_dir) / "splits")
-        learner = make_learner(splits["train"].classnames, seed)
-        logs.append(fit(learner, splits["train"], replace(cfg, seed=seed),
-                        run_dir=None if run_dir is None else Path(run_dir) / f"seed{seed}", progress=progress))
-        base.append(evaluate(learner, splits["test_base"]))
-        new.append(evaluate(learner, splits["test_new"]))
-    return {**summarize(base, new), "logs": logs, "learner": learner}
+    runs = [run_seed(make_learner, task, cfg, seed, shots, run_dir, progress) for seed in seeds]
+    return {**summarize([r["base"] for r in runs], [r["new"] for r in runs]), "logs": [r["log"] for r in runs],
+            "learner": runs[-1]["learner"]}
+
+
+def run_seed(make_learner, task: str, cfg: TrainConfig, seed: int, shots: int = 16,
+             run_dir: str | Path | None = None, progress: bool = True) -> dict:
+    """One seed of the base-to-new benchmark: {"base", "new" (accuracy %), "log", "learner"}."""
+    splits = data.base_to_new(task, shots, seed, save_dir=None if run_dir is None else Path(run_dir) / "splits")
+    learner = make_learner(splits["train"].classnames, seed)
+    log = fit(learner, splits["train"], replace(cfg, seed=seed),
+              run_dir=None if run_dir is None else Path(run_dir) / f"seed{seed}", progress=progress)
+    return {"base": evaluate(learner, splits["test_base"]), "new": evaluate(learner, splits["test_new"]),
+            "log": log, "learner": learner}

@@ -1,0 +1,46 @@
+import pytest
+
+from tmml_lite import grid
+from tmml_lite.metrics import harmonic_mean
+
+RESULTS = grid.COMMITTED_RESULTS
+
+
+def test_shards_split_the_grid_without_overlap():
+    cells = grid.grid_cells(["CoOp", "TMML"], ["textures", "counting"], (1, 2, 3))
+    shards = [grid.grid_cells(["CoOp", "TMML"], ["textures", "counting"], (1, 2, 3), shard=(k, 3))
+              for k in (1, 2, 3)]
+    assert sorted(sum(shards, [])) == sorted(cells) and len(cells) == 12
+    with pytest.raises(ValueError, match="k/n"):
+        grid.grid_cells(["CoOp"], ["textures"], (1,), shard=(4, 3))
+
+
+def test_the_grid_appends_one_row_per_run_and_skips_finished_runs(tiny, tmp_path):
+    results = tmp_path / "grid.csv"
+    rows = grid.run_grid(["zero-shot"], ["textures"], seeds=(1,), results=results, backbone=tiny, progress=False)
+    assert [(r["method"], r["task"], r["seed"]) for r in rows] == [("zero-shot", "textures", 1)]
+    with results.open("a") as f:
+        f.write("CoOp,textures,1,16,TinyCLIP-P8,9")  # a line cut by a kill
+    rows = grid.run_grid(["zero-shot"], ["textures"], seeds=(1,), results=results, backbone=tiny, progress=False)
+    assert len(rows) == 1  # the finished run is not repeated, the cut line is ignored
+    with pytest.raises(ValueError, match="unknown method"):
+        grid.run_grid(["CoOpp"], ["textures"], results=results, backbone=tiny, progress=False)
+
+
+def test_summary_takes_h_on_seed_means_and_averages_over_tasks():
+    rows = [{"method": "m", "task": t, "seed": s, "base": b, "new": n}
+            for t, s, b, n in [("a", 1, 80, 60), ("a", 2, 90, 70), ("b", 1, 50, 40)]]
+    table = {(r["method"], r["task"]): r for r in grid.summarize_rows(rows)}
+    assert table["m", "a"]["H"] == pytest.approx(harmonic_mean(85, 65))
+    assert table["m", "average"]["base"] == pytest.approx((85 + 50) / 2)
+    assert table["m", "average"]["H"] == pytest.approx(harmonic_mean(67.5, 52.5))
+    assert "| m |" in grid.markdown_table(grid.summarize_rows(rows))
+
+
+def test_a_committed_result_is_reproduced_by_a_fresh_run(tiny, tmp_path):
+    """The committed grid is not hand-written: one of its cells, re-run now, gives the same numbers."""
+    committed = [r for r in grid.read_rows(RESULTS) if (r["method"], r["task"], r["seed"]) == ("CoOp", "textures", 1)]
+    assert committed, f"{RESULTS} has no CoOp/textures/seed 1 row; regenerate it with the command in its README"
+    fresh = grid.run_grid(["CoOp"], ["textures"], seeds=(1,), results=tmp_path / "fresh.csv", backbone=tiny,
+                          progress=False)[0]
+    assert (fresh["base"], fresh["new"]) == (committed[0]["base"], committed[0]["new"])

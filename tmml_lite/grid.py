@@ -1,0 +1,183 @@
+"""The base-to-new grid: methods x tasks x seeds, one CSV row per run, resumable and shardable.
+
+    rows = run_grid(["CoOp", "TMML"], ["textures"], seeds=(1, 2, 3), results="results/grid.csv")
+    print(markdown_table(summarize_rows(read_rows("results/grid.csv"))))
+
+Each method is a `MethodSpec`: how to build the learner and which training recipe it uses. `METHODS` holds the
+methods of the book and the ablations of TMML. A run appends one row to the CSV as soon as it ends; a cell
+already in the file is skipped, so an interrupted grid continues where it stopped, and shards (`shard=(k, n)`)
+can run on several machines and append to their own files, merged by reading them all.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from .engine import COCOOP_CONFIG, TrainConfig, run_seed
+from .metrics import harmonic_mean
+
+FIELDS = ("method", "task", "seed", "shots", "backbone", "base", "new", "seconds")
+# the grid the book shows (chapter 06), made by
+#   TMML_PROFILE=tiny python -m tmml_lite bench --results tmml_lite/assets/ablation.csv
+COMMITTED_RESULTS = Path(__file__).parent / "assets" / "ablation.csv"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A learner and its recipe. build(backbone, classnames, seed) -> learner."""
+    name: str
+    build: Callable
+    config: TrainConfig
+    about: str
+
+
+def _coop(backbone, names, seed):
+    from .coop import CoOp
+    return CoOp(backbone, names, seed=seed)
+
+
+def _cocoop(backbone, names, seed):
+    from .cocoop import CoCoOp
+    return CoCoOp(backbone, names, seed=seed)
+
+
+def _tmml(**options):
+    def build(backbone, names, seed):
+        from .tmml import TMML
+        return TMML(backbone, names, seed=seed, **options)
+    return build
+
+
+METHODS = {spec.name: spec for spec in [
+    MethodSpec("zero-shot", _coop, TrainConfig(epochs=0), 'hand-written prompt "a photo of a {}."'),
+    MethodSpec("CoOp", _coop, TrainConfig(), "learned context, batch 32"),
+    MethodSpec("CoCoOp", _cocoop, COCOOP_CONFIG, "context + meta-net shift pi(x), batch 4"),
+    MethodSpec("TMML", _tmml(), COCOOP_CONFIG, "CTP + TFT + contrastive loss (our reconstruction), batch 4"),
+    # ablations of TMML, all with the recipe of TMML
+    MethodSpec("CoOp (batch 4)", _coop, COCOOP_CONFIG, "CoOp trained with the recipe of TMML"),
+    MethodSpec("CTP", _tmml(use_tft=False), COCOOP_CONFIG, "class-aware text prompt only"),
+    MethodSpec("TFT", _tmml(use_ctp=False), COCOOP_CONFIG, "text-guided feature tuning only"),
+    MethodSpec("CTP global", _tmml(use_tft=False, ctp_source="global"), COCOOP_CONFIG,
+               "CTP on the pooled feature with a class-dependent gate, not on patch tokens"),
+    MethodSpec("CTP random init", _tmml(use_tft=False, ctp_zero_init=False), COCOOP_CONFIG,
+               "CTP whose output layer starts random, as CoCoOp's meta-net"),
+    MethodSpec("TMML alpha 0.03", _tmml(tft_ratio=0.03), COCOOP_CONFIG, "TFT residual weight 0.03"),
+    MethodSpec("TMML alpha 0.3", _tmml(tft_ratio=0.3), COCOOP_CONFIG, "TFT residual weight 0.3"),
+    MethodSpec("TMML + symmetric", _tmml(symmetric=1.0), COCOOP_CONFIG,
+               "loss + text-to-image InfoNCE over the batch"),
+    MethodSpec("TMML + consistency", _tmml(consistency=1.0), COCOOP_CONFIG,
+               "loss + pull of the class texts towards the hand-written prompts"),
+]}
+BOOK_METHODS = ("zero-shot", "CoOp", "CoCoOp", "TMML")
+ABLATIONS = ("CoOp (batch 4)", "CTP", "TFT", "TMML", "CTP global", "CTP random init", "TMML alpha 0.03",
+             "TMML alpha 0.3", "TMML + symmetric", "TMML + consistency")
+
+
+def get_method(name: str) -> MethodSpec:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose from {sorted(METHODS)}")
+    return METHODS[name]
+
+
+def read_rows(*paths) -> list[dict]:
+    """The rows of one or more result CSVs (a missing file has none; a line cut by a kill is skipped)."""
+    rows = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            continue
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                if None in row.values() or None in row:  # a partial last line
+                    continue
+                try:
+                    rows.append({**row, "seed": int(row["seed"]), "shots": int(row["shots"]),
+                                 "base": float(row["base"]), "new": float(row["new"]),
+                                 "seconds": float(row["seconds"])})
+                except ValueError:
+                    continue
+    return rows
+
+
+def _key(row: dict) -> tuple:
+    return row["method"], row["task"], int(row["seed"]), int(row["shots"]), row["backbone"]
+
+
+def grid_cells(methods, tasks, seeds, shard: tuple[int, int] = (1, 1)) -> list[tuple[str, str, int]]:
+    """The (method, task, seed) cells of the grid in a fixed order; shard (k, n) keeps every n-th from k."""
+    k, n = shard
+    if not 1 <= k <= n:
+        raise ValueError(f"shard must be k/n with 1 <= k <= n, got {k}/{n}")
+    cells = [(m, t, s) for t in tasks for m in methods for s in seeds]
+    return cells[k - 1::n]
+
+
+def run_grid(methods, tasks, seeds=(1, 2, 3), shots: int = 16, results: str | Path = "results/grid.csv",
+             backbone=None, shard: tuple[int, int] = (1, 1), progress: bool = True) -> list[dict]:
+    """Run every missing cell of the grid, appending one row per run to `results`; returns all rows there."""
+    from tqdm.auto import tqdm
+    from .backbone import load_clip
+    specs = [get_method(m) for m in methods]
+    backbone = backbone or load_clip()
+    results = Path(results)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    done = {_key(r) for r in read_rows(results)}
+    todo = [c for c in grid_cells([s.name for s in specs], tasks, seeds, shard)
+            if (c[0], c[1], c[2], shots, backbone.name) not in done]
+    new_file = not results.exists() or results.stat().st_size == 0
+    with results.open("a", newline="") as f:
+        writer = csv.DictWriter(f, FIELDS)
+        if new_file:
+            writer.writeheader()
+        for method, task, seed in tqdm(todo, desc="grid", disable=not progress):
+            spec = METHODS[method]
+            t0 = time.perf_counter()
+            run = run_seed(lambda names, s: spec.build(backbone, names, s), task, spec.config, seed, shots,
+                           progress=False)
+            writer.writerow({"method": method, "task": task, "seed": seed, "shots": shots,
+                             "backbone": backbone.name, "base": round(run["base"], 2),
+                             "new": round(run["new"], 2), "seconds": round(time.perf_counter() - t0, 1)})
+            f.flush()  # a finished run is on disk before the next starts
+    return read_rows(results)
+
+
+def summarize_rows(rows: list[dict]) -> list[dict]:
+    """Per (method, task): seed means and stds of Base and New and H on the means; plus, per method, an
+    "average" row over its tasks (Base and New averaged over tasks, H of those averages, as the papers do)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["task"]), []).append(r)
+    table = []
+    for (method, task), runs in groups.items():
+        base, new = [r["base"] for r in runs], [r["new"] for r in runs]
+        b, n = statistics.mean(base), statistics.mean(new)
+        table.append({"method": method, "task": task, "seeds": len(runs), "base": b, "new": n,
+                      "base_std": statistics.stdev(base) if len(base) > 1 else 0.0,
+                      "new_std": statistics.stdev(new) if len(new) > 1 else 0.0, "H": harmonic_mean(b, n)})
+    for method in dict.fromkeys(r["method"] for r in table):
+        mine = [r for r in table if r["method"] == method]
+        b, n = statistics.mean(r["base"] for r in mine), statistics.mean(r["new"] for r in mine)
+        table.append({"method": method, "task": "average", "seeds": min(r["seeds"] for r in mine), "base": b,
+                      "new": n, "base_std": 0.0, "new_std": 0.0, "H": harmonic_mean(b, n)})
+    return table
+
+
+def markdown_table(summary: list[dict], tasks=None, methods=None) -> str:
+    """The summary as a Markdown table: one row per method, Base / New / H per task."""
+    tasks = tasks or list(dict.fromkeys(r["task"] for r in summary))
+    methods = methods or list(dict.fromkeys(r["method"] for r in summary))
+    cell = {(r["method"], r["task"]): r for r in summary}
+    lines = ["| method | " + " | ".join(f"{t} B / N / H" for t in tasks) + " |",
+             "|---|" + "---|" * len(tasks)]
+    for m in methods:
+        values = []
+        for t in tasks:
+            r = cell.get((m, t))
+            values.append("" if r is None else f"{r['base']:.1f} / {r['new']:.1f} / {r['H']:.1f}")
+        lines.append(f"| {m} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
