@@ -45,7 +45,8 @@ def main(argv=None) -> int:
     c.add_argument("--pretrained", default="default", help="pretrained tag; 'none' for random weights")
     c.add_argument("--classes", nargs="+", type=int, default=[10, 50, 100, 200])
     c.add_argument("--batch-size", type=int, default=4)
-    c.add_argument("--steps", type=int, default=2)
+    c.add_argument("--steps", type=int, default=2, help="timed steps per point (median reported)")
+    c.add_argument("--warmup", type=int, default=1, help="untimed steps before them")
     c.add_argument("--device", default=None)
     args = parser.parse_args(argv)
 
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
         from .tmml import TMML
         pretrained = None if args.pretrained == "none" else args.pretrained
         backbone = load_clip(args.model, pretrained=pretrained, device=args.device)
-        rows = cost_vs_classes(backbone, (CoCoOp, TMML), args.classes, args.batch_size, args.steps)
+        rows = cost_vs_classes(backbone, (CoCoOp, TMML), args.classes, args.batch_size, args.steps, args.warmup)
         device = next(backbone.model.parameters()).device
         print(f"{backbone.name} on {device} ({torch.get_num_threads()} threads), batch {args.batch_size}, "
               f"class_chunk 16, median of {args.steps} steps")

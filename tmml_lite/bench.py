@@ -131,7 +131,7 @@ def class_names(n: int) -> list[str]:
 
 
 def cost_vs_classes(backbone, methods=(CoOp, CoCoOp), class_counts=(4, 8, 16, 32), batch_size: int = 4,
-                    steps: int = 5) -> list[dict]:
+                    steps: int = 5, warmup: int = 2) -> list[dict]:
     """Time and memory of one training step (our path: truncated prompts, cached image features) as the number
     of classes grows, at the same batch size for every method.
 
@@ -147,7 +147,8 @@ def cost_vs_classes(backbone, methods=(CoOp, CoCoOp), class_counts=(4, 8, 16, 32
     for method in methods:
         for n in class_counts:
             learner = method(backbone, class_names(n))
-            result = time_training_step(learner, images, labels % n, batch_size, cached=True, steps=steps)
+            result = time_training_step(learner, images, labels % n, batch_size, cached=True, steps=steps,
+                                        warmup=warmup)
             rows.append({"method": getattr(method, "__name__", str(method)), "classes": n,
                          "batch_size": batch_size, "step_s": result["step_s"], "memory_mb": result["memory_mb"]})
     return rows
