@@ -122,9 +122,11 @@ def bench_speed(backbone=None, task: str = "shapes", shots: int = 16, steps: int
 
 
 def class_names(n: int) -> list[str]:
-    """`n` distinct class names from the world ("red circle", "red square", ...), for cost measurements."""
-    from .world import COLORS, SHAPES
+    """`n` distinct class names from the world ("red circle", "red square", ..., then "red circle on a striped
+    background", ...), up to 1320, for cost measurements (ImageNet's base half is 500 classes)."""
+    from .world import COLORS, SHAPES, TEXTURES
     names = [f"{color} {shape}" for color in COLORS for shape in SHAPES]
+    names += [f"{name} on a {texture} background" for texture in TEXTURES for name in names]
     if not 1 <= n <= len(names):
         raise ValueError(f"class_names gives between 1 and {len(names)} names, not {n}")
     return names[:n]
