@@ -3,8 +3,9 @@
 #   make test       create .venv if missing, install, run the unit tests, then strict nbval on notebooks/
 #   make notebooks  re-execute every notebook in place (tiny profile, clean kernel) and store the outputs
 #   make pretrain   regenerate the TinyCLIP checkpoint shipped in tmml_lite/assets
-#   make bench      run the base-to-new grid into tmml_lite/assets/ablation.csv (resumable: finished runs are
-#                   skipped, so delete the file to regenerate it from scratch)
+#   make bench      run the base-to-new grids into tmml_lite/assets/ablation.csv (chapter 06) and
+#                   benchmark.csv (chapter 07); resumable: finished runs are skipped, so delete a file to
+#                   regenerate it from scratch
 #   make clean      remove _build
 #
 # The virtual environment is tracked by two stamp files:
@@ -70,6 +71,8 @@ pretrain: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(PY) -m tmml_lite bench --results tmml_lite/assets/ablation.csv
+	$(PY) -m tmml_lite bench --methods zero-shot CoOp CoCoOp TMML \
+	    --tasks shapes colors textures fine_grained counting digits --results tmml_lite/assets/benchmark.csv
 
 # ---------------------------------------------------------------------------------------------------------
 # Book: refuse notebooks whose stored outputs are not one clean run, then build. `--all` re-reads every

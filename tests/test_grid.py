@@ -3,7 +3,6 @@ import pytest
 from tmml_lite import grid
 from tmml_lite.metrics import harmonic_mean
 
-RESULTS = grid.COMMITTED_RESULTS
 
 
 def test_shards_split_the_grid_without_overlap():
@@ -37,10 +36,12 @@ def test_summary_takes_h_on_seed_means_and_averages_over_tasks():
     assert "| m |" in grid.markdown_table(grid.summarize_rows(rows))
 
 
-def test_a_committed_result_is_reproduced_by_a_fresh_run(tiny, tmp_path):
-    """The committed grid is not hand-written: one of its cells, re-run now, gives the same numbers."""
-    committed = [r for r in grid.read_rows(RESULTS) if (r["method"], r["task"], r["seed"]) == ("CoOp", "textures", 1)]
-    assert committed, f"{RESULTS} has no CoOp/textures/seed 1 row; regenerate it with the command in its README"
-    fresh = grid.run_grid(["CoOp"], ["textures"], seeds=(1,), results=tmp_path / "fresh.csv", backbone=tiny,
+@pytest.mark.parametrize("results, method, task", [(grid.COMMITTED_RESULTS, "CoOp", "textures"),
+                                                    (grid.BENCHMARK_RESULTS, "CoOp", "digits")])
+def test_a_committed_result_is_reproduced_by_a_fresh_run(tiny, tmp_path, results, method, task):
+    """The committed grids are not hand-written: one of their cells, re-run now, gives the same numbers."""
+    committed = [r for r in grid.read_rows(results) if (r["method"], r["task"], r["seed"]) == (method, task, 1)]
+    assert committed, f"{results.name} has no {method}/{task}/seed 1 row; regenerate it with `make bench`"
+    fresh = grid.run_grid([method], [task], seeds=(1,), results=tmp_path / "fresh.csv", backbone=tiny,
                           progress=False)[0]
     assert (fresh["base"], fresh["new"]) == (committed[0]["base"], committed[0]["new"])
