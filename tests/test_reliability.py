@@ -1,0 +1,114 @@
+"""Reliability and security: the rows of the table in the README ("Reliability and security")."""
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from tmml_lite import CoOp, TrainConfig, data, engine
+from tmml_lite.checkpoint import load_tensors, save_tensors
+
+CFG = TrainConfig(epochs=4, batch_size=8)
+
+
+def _train_in_subprocess(run_dir, kill_after_steps=None):
+    """Run `fit` in a fresh Python; with kill_after_steps, it SIGKILLs itself in the middle of an epoch."""
+    code = textwrap.dedent(f"""
+        import os, signal
+        import torch
+        from tmml_lite import CoOp, TrainConfig, data, engine, load_clip
+        steps = 0
+        step = torch.optim.SGD.step
+        def counting_step(self, *args, **kwargs):
+            global steps
+            result = step(self, *args, **kwargs)
+            steps += 1
+            if steps == {kill_after_steps!r}:
+                os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no flush: as if the machine died
+            return result
+        torch.optim.SGD.step = counting_step
+        splits = data.base_to_new("shapes", shots=16, seed=1)
+        learner = CoOp(load_clip(), splits["train"].classnames)
+        engine.fit(learner, splits["train"], TrainConfig(epochs={CFG.epochs}, batch_size={CFG.batch_size}),
+                   run_dir={str(run_dir)!r}, progress=False)
+    """)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "TMML_PROFILE": "tiny"})
+
+
+def test_training_killed_with_sigkill_mid_epoch_resumes_to_the_uninterrupted_result(tiny, tmp_path, monkeypatch):
+    steps_per_epoch = -(-len(data.base_to_new("shapes", shots=16, seed=1)["train"]) // CFG.batch_size)
+    killed = _train_in_subprocess(tmp_path / "killed", kill_after_steps=2 * steps_per_epoch + 3)  # in epoch 3
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert (tmp_path / "killed" / "state.json").exists()  # epochs 1 and 2 were checkpointed
+    splits = data.base_to_new("shapes", shots=16, seed=1)
+    resumed = CoOp(tiny, splits["train"].classnames)
+    steps, step = [], torch.optim.SGD.step
+    monkeypatch.setattr(torch.optim.SGD, "step", lambda self, *a, **k: (steps.append(1), step(self, *a, **k))[1])
+    engine.fit(resumed, splits["train"], CFG, run_dir=tmp_path / "killed", progress=False)
+    monkeypatch.undo()
+    assert len(steps) == (CFG.epochs - 2) * steps_per_epoch  # it continued from epoch 2, it did not start over
+    straight = CoOp(tiny, splits["train"].classnames)
+    engine.fit(straight, splits["train"], CFG, run_dir=tmp_path / "straight", progress=False)
+    assert torch.equal(resumed.ctx, straight.ctx)
+
+
+def test_an_interrupted_checkpoint_write_never_replaces_a_good_one(tmp_path, monkeypatch):
+    path = tmp_path / "learner.safetensors"
+    save_tensors(path, {"ctx": torch.ones(2, 3)})
+
+    def power_cut(*args, **kwargs):
+        raise OSError("disk write interrupted")
+
+    monkeypatch.setattr(os, "replace", power_cut)  # the new file is written but never renamed into place
+    with pytest.raises(OSError, match="interrupted"):
+        save_tensors(path, {"ctx": torch.zeros(2, 3)})
+    monkeypatch.undo()
+    assert torch.equal(load_tensors(path)["ctx"], torch.ones(2, 3))  # the good checkpoint is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["learner.safetensors"]  # no temporary file left behind
+
+
+class _Payload:
+    """A pickle that runs code when loaded: creates a marker file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickled_checkpoint_with_a_malicious_payload_is_refused(tiny, tmp_path):
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "learner.safetensors"
+    bad.write_bytes(pickle.dumps({"ctx": _Payload(marker)}))
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        CoOp(tiny, ["circle", "square"]).load(bad)
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        load_tensors(bad)
+    assert not marker.exists()  # the payload never ran
+
+
+def test_the_same_seed_gives_the_same_numbers_twice(tiny):
+    runs = [engine.run_seed(lambda names, seed: CoOp(tiny, names, seed=seed), "textures", TrainConfig(epochs=3),
+                            seed=2, progress=False) for _ in range(2)]
+    assert (runs[0]["base"], runs[0]["new"]) == (runs[1]["base"], runs[1]["new"])
+    assert runs[0]["log"]["losses"] == runs[1]["log"]["losses"]
+    assert torch.equal(runs[0]["learner"].ctx, runs[1]["learner"].ctx)
+
+
+def test_every_test_named_in_the_readme_tables_exists():
+    """The README's reliability and bad-input tables name their tests; each must exist."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Reliability and security"):readme.index("## Base-to-new results")]
+    named = re.findall(r"`(test_\w+\.py)::(test_\w+)`", section)
+    assert len(named) >= 15
+    for file, name in named:
+        assert f"def {name}(" in (root / "tests" / file).read_text(), f"{file}::{name}"
