@@ -45,3 +45,14 @@ def test_a_committed_result_is_reproduced_by_a_fresh_run(tiny, tmp_path, results
     fresh = grid.run_grid([method], [task], seeds=(1,), results=tmp_path / "fresh.csv", backbone=tiny,
                           progress=False)[0]
     assert (fresh["base"], fresh["new"]) == (committed[0]["base"], committed[0]["new"])
+
+
+def test_the_bench_command_runs_resumes_and_merges(tmp_path, capsys):
+    from tmml_lite.__main__ import main
+    results = tmp_path / "shard.csv"
+    args = ["bench", "--methods", "zero-shot", "--tasks", "colors", "--seeds", "1", "2", "--results", str(results),
+            "--profile", "tiny", "--shard", "2/2"]
+    main(args)
+    assert [(r["method"], r["seed"]) for r in grid.read_rows(results)] == [("zero-shot", 2)]  # every 2nd cell
+    main(["merge", str(results), "--out", str(tmp_path / "table.md")])
+    assert "| zero-shot |" in capsys.readouterr().out and (tmp_path / "table.md").exists()

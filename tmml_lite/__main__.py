@@ -36,6 +36,8 @@ def main(argv=None) -> int:
     b.add_argument("--results", default="results/grid.csv", help="CSV the rows are appended to")
     b.add_argument("--shard", default="1/1", help="k/n: run every n-th cell from the k-th (SLURM arrays, Colab)")
     b.add_argument("--device", default=None, help="e.g. cuda; default: where the profile puts the model")
+    b.add_argument("--profile", choices=["tiny", "full"], default=None,
+                   help="tiny (TinyCLIP) or full (ViT-B-16); default: $TMML_PROFILE, else CUDA -> full")
     m = sub.add_parser("merge", help="summary table (Markdown) of one or more result CSVs")
     m.add_argument("results", nargs="+", help="CSV files written by `bench`")
     m.add_argument("--out", default=None, help="also write the table to this file")
@@ -55,8 +57,8 @@ def main(argv=None) -> int:
         from .grid import ABLATIONS, BOOK_METHODS, markdown_table, run_grid, summarize_rows
         k, n = (int(v) for v in args.shard.split("/"))
         methods = args.methods or list(dict.fromkeys(BOOK_METHODS + ABLATIONS))
-        rows = run_grid(methods, args.tasks, args.seeds, args.shots, args.results, load_clip(device=args.device),
-                        shard=(k, n))
+        rows = run_grid(methods, args.tasks, args.seeds, args.shots, args.results,
+                        load_clip(device=args.device, profile=args.profile), shard=(k, n))
         print(markdown_table(summarize_rows(rows), methods=methods))
     if args.command == "merge":
         from pathlib import Path
