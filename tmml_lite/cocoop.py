@@ -14,9 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from .coop import CoOp, seeded
 
@@ -48,41 +46,16 @@ class CoCoOp(CoOp):
     def metadata(self) -> dict:
         return {**super().metadata(), "meta_net_hidden": self.meta_net.linear1.out_features}
 
-    def class_text_features(self, ctx: torch.Tensor, classes: slice) -> torch.Tensor:
-        """Unit-norm text features (B, c, D) of the classes in `classes`, one prompt per (image, class).
-
-        ctx: the image-conditioned contexts (B, M, width).
-        """
-        prefix, suffix, eot = self.token_prefix[classes], self.token_suffix[classes], self.eot[classes]
-        n_images, n_classes = ctx.shape[0], prefix.shape[0]
-        prompts = torch.cat([
-            prefix.expand(n_images, -1, -1, -1),  # (B, c, 1, width)
-            ctx[:, None].expand(-1, n_classes, -1, -1),  # (B, c, M, width): the same ctx(x) for every class
-            suffix.expand(n_images, -1, -1, -1),  # (B, c, S, width)
-        ], dim=2).flatten(0, 1)  # (B * c, L, width)
-        features = self.text_encoder(prompts, eot.repeat(n_images), truncate=self.truncate)  # (B * c, D)
-        return F.normalize(features, dim=-1).view(n_images, n_classes, -1)
-
-    def image_contexts(self, image_features: torch.Tensor) -> torch.Tensor:
-        """ctx(x) = ctx + pi(x): one context (M, width) per image, (B, M, width)."""
-        return self.ctx + self.meta_net(image_features)[:, None, :]
+    def image_shifts(self, image_features: torch.Tensor) -> torch.Tensor:
+        """pi(x) for every class: (B, C, width), the same shift repeated for each class (an expanded view)."""
+        return self.meta_net(image_features)[:, None, :].expand(-1, self.n_classes, -1)
 
     def text_features(self, images_or_features: torch.Tensor) -> torch.Tensor:
         """The unit-norm class text features (B, C, D) each image is scored against, one prompt per pair."""
-        ctx = self.image_contexts(self.encode_image(images_or_features))
-        return torch.cat([self.class_text_features(ctx, slice(start, start + self.class_chunk))
-                          for start in range(0, self.n_classes, self.class_chunk)], dim=1)
+        return self.shifted_text_features(self.image_shifts(self.encode_image(images_or_features)), self.class_chunk)
 
     def forward(self, images_or_features: torch.Tensor) -> torch.Tensor:
         image_features = self.encode_image(images_or_features)  # (B, D)
-        ctx = self.image_contexts(image_features)  # (B, M, width): ctx + pi(x)
-        several_passes = self.n_classes > self.class_chunk
-        logits = []
-        for start in range(0, self.n_classes, self.class_chunk):
-            classes = slice(start, start + self.class_chunk)
-            if several_passes and torch.is_grad_enabled():  # keep one chunk of activations, not all of them
-                text_features = checkpoint(self.class_text_features, ctx, classes, use_reentrant=False)
-            else:
-                text_features = self.class_text_features(ctx, classes)
-            logits.append(torch.einsum("bd,bcd->bc", image_features, text_features))  # (B, c) cosines
-        return self.clip.logit_scale.exp() * torch.cat(logits, dim=1)  # (B, C)
+        shifts = self.image_shifts(image_features)  # (B, C, width): ctx(x) = ctx + pi(x) for every class
+        text_features = self.shifted_text_features(shifts, self.class_chunk)  # (B, C, D)
+        return self.clip.logit_scale.exp() * torch.einsum("bd,bcd->bc", image_features, text_features)  # (B, C)

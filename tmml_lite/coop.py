@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .checkpoint import load_metadata, load_tensors, save_tensors
 from .data import check_classnames, preprocess_images
@@ -177,6 +178,34 @@ class CoOp(nn.Module):
     def training_loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The loss `fit` minimises on a batch: cross-entropy of the logits."""
         return F.cross_entropy(self(inputs), labels.to(self.ctx.device))
+
+    def class_text_features(self, shifts: torch.Tensor, classes: slice) -> torch.Tensor:
+        """Unit-norm text features (B, c, D) of the classes in `classes`, one prompt per (image, class), whose
+        context is ctx + shifts: shifts (B, c, width) hold one shift per image and class (CoCoOp: the same
+        for every class; CTP: a different one). Needs a unified context."""
+        prefix, suffix, eot = self.token_prefix[classes], self.token_suffix[classes], self.eot[classes]
+        n_images, n_classes = shifts.shape[:2]
+        prompts = torch.cat([
+            prefix.expand(n_images, -1, -1, -1),  # (B, c, 1, width)
+            self.ctx + shifts[:, :, None, :],  # (B, c, M, width)
+            suffix.expand(n_images, -1, -1, -1),  # (B, c, S, width)
+        ], dim=2).flatten(0, 1)  # (B * c, L, width)
+        features = self.text_encoder(prompts, eot.repeat(n_images), truncate=self.truncate)  # (B * c, D)
+        return F.normalize(features, dim=-1).view(n_images, n_classes, -1)
+
+    def shifted_text_features(self, shifts: torch.Tensor, class_chunk: int) -> torch.Tensor:
+        """`class_text_features` of all classes, (B, C, D), `class_chunk` classes per text-encoder pass. When
+        training needs several passes, each is recomputed in the backward pass (activation checkpointing), so
+        memory stays at about one chunk of B x class_chunk prompts whatever the number of classes."""
+        several_passes = self.n_classes > class_chunk
+        chunks = []
+        for start in range(0, self.n_classes, class_chunk):
+            classes = slice(start, start + class_chunk)
+            if several_passes and torch.is_grad_enabled():
+                chunks.append(checkpoint(self.class_text_features, shifts[:, classes], classes, use_reentrant=False))
+            else:
+                chunks.append(self.class_text_features(shifts[:, classes], classes))
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks, dim=1)
 
     def text_features(self, images_or_features: torch.Tensor) -> torch.Tensor:
         """The unit-norm class text features (B, C, D) each image is scored against: for CoOp, the same C

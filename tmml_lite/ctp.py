@@ -48,7 +48,7 @@ class ClassAwarePrompt(nn.Module):
     source: "patches" (cross-attention over the patch tokens) or "global" (a class-dependent gate on the
         global image feature; the ablation).
     zero_init: start the last layer of `to_context` at zero, so training starts from the un-shifted prompt
-        (CoCoOp's meta-net starts random instead; measured better for CTP, see the closing note of chapter 4).
+        (CoCoOp's meta-net starts random instead; compare the rows CTP and "CTP random init" of the grid in chapter 6).
     """
 
     def __init__(self, dim: int, ctx_width: int, source: str = "patches", zero_init: bool = True):

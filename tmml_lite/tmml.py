@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
 from .backbone import encode_image_tokens
 from .coop import CoOp, seeded
@@ -90,34 +89,14 @@ class TMML(CoOp):
 
     # --- text side ----------------------------------------------------------------------------------------
 
-    def class_text_features(self, shifts: torch.Tensor, classes: slice) -> torch.Tensor:
-        """Unit-norm text features (B, c, D) of the classes in `classes`, with context ctx + shifts (B, c, width)."""
-        prefix, suffix, eot = self.token_prefix[classes], self.token_suffix[classes], self.eot[classes]
-        n_images, n_classes = shifts.shape[:2]
-        prompts = torch.cat([
-            prefix.expand(n_images, -1, -1, -1),  # (B, c, 1, width)
-            self.ctx + shifts[:, :, None, :],  # (B, c, M, width): a different context for every class
-            suffix.expand(n_images, -1, -1, -1),  # (B, c, S, width)
-        ], dim=2).flatten(0, 1)  # (B * c, L, width)
-        features = self.text_encoder(prompts, eot.repeat(n_images), truncate=self.truncate)
-        return F.normalize(features, dim=-1).view(n_images, n_classes, -1)
-
     def class_aware_text(self, image_features: torch.Tensor, tokens: torch.Tensor):
         """Text features (B, C, D) of the class-aware prompts and CTP's attention (B, C, P); CoOp's prompts,
         expanded, and None without CTP."""
         if self.ctp is None:
             return self.encode_text()[None].expand(image_features.shape[0], -1, -1), None
         keys = tokens if self.ctp_source == "patches" else image_features[:, None]  # (B, P or 1, D)
-        shifts, attention = self.ctp(self.zero_shot_text, keys)  # (B, C, width), (B, C, P)
-        several_passes = self.n_classes > self.class_chunk
-        chunks = []
-        for start in range(0, self.n_classes, self.class_chunk):
-            classes = slice(start, start + self.class_chunk)
-            if several_passes and torch.is_grad_enabled():  # keep one chunk of activations, not all of them
-                chunks.append(checkpoint(self.class_text_features, shifts[:, classes], classes, use_reentrant=False))
-            else:
-                chunks.append(self.class_text_features(shifts[:, classes], classes))
-        return torch.cat(chunks, dim=1), attention
+        shifts, attention = self.ctp(self.zero_shot_text, keys)  # (B, C, width): a different shift per class
+        return self.shifted_text_features(shifts, self.class_chunk), attention  # (B, C, D), (B, C, P)
 
     # --- both ---------------------------------------------------------------------------------------------
 
