@@ -1,6 +1,7 @@
 # tmml_lite: build the book, test the library and the notebooks.
 #   make book       create .venv if missing, install, check the notebooks, build the book into _build/html
-#   make test       create .venv if missing, install, run the unit tests, then strict nbval on notebooks/
+#   make test       create .venv if missing, install, run the unit tests, then strict nbval on notebooks/,
+#                   then build the book and open every page in headless Chromium (tests/test_book_browser.py)
 #   make notebooks  re-execute every notebook in place (tiny profile, clean kernel) and store the outputs
 #   make pretrain   regenerate the TinyCLIP checkpoint shipped in tmml_lite/assets
 #   make bench      run the base-to-new grids into tmml_lite/assets/ablation.csv (chapter 06) and
@@ -55,12 +56,16 @@ bench: export TMML_PROFILE := tiny
 
 test: $(INSTALLED)
 	@start=$$(date +%s); rc=0; \
-	$(PY) -m pytest -q tests || rc=$$?; \
+	$(PY) -m pytest -q -m "not browser" tests || rc=$$?; \
 	echo "== unit tests: $$(( $$(date +%s) - start )) s wall time (exit $$rc)"; \
 	exit $$rc
 	@start=$$(date +%s); rc=0; \
 	$(PY) -m pytest -q $(NBVAL_FLAGS) notebooks/ || rc=$$?; \
 	echo "== notebooks (nbval): $$(( $$(date +%s) - start )) s wall time (exit $$rc)"; \
+	exit $$rc
+	@start=$$(date +%s); rc=0; \
+	$(PY) -m pytest -q -m browser tests || rc=$$?; \
+	echo "== book in headless Chromium: $$(( $$(date +%s) - start )) s wall time (exit $$rc)"; \
 	exit $$rc
 
 notebooks: $(INSTALLED)

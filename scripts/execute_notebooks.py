@@ -59,6 +59,9 @@ def execute(path: Path, timeout: int) -> None:
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
+    # Widget state would make every book page load require.js and a widget manager from a CDN, which fails
+    # offline; the static book cannot run a widget anyway (each explorer also leaves a static figure).
+    nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.validate(nb)
     nbformat.write(nb, path)

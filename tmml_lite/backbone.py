@@ -1,5 +1,7 @@
 """Loading CLIP: our pretrained TinyCLIP in the `tiny` profile, any open_clip CLIP in the `full` profile.
 
+For example::
+
     model, preprocess, tokenizer = load_clip()          # profile chosen automatically
     model, preprocess, tokenizer = load_clip("ViT-B-16", pretrained="openai")
 
@@ -94,9 +96,10 @@ def load_clip(model_name: str | None = None, pretrained: str | None = "default",
               profile: str | None = None) -> Backbone:
     """Load a frozen CLIP: returns Backbone(model, preprocess, tokenizer), which unpacks as a 3-tuple.
 
-    model_name: a TinyCLIP name (tiny profile) or any open_clip model name; default from the profile.
-    pretrained: open_clip pretrained tag (e.g. "openai"), None for random weights; "default" means the shipped
-        TinyCLIP checkpoint in the tiny profile and "openai" for ViT-B-16 in the full profile.
+    Args:
+        model_name: a TinyCLIP name (tiny profile) or any open_clip model name; default from the profile.
+        pretrained: open_clip pretrained tag (e.g. "openai"), None for random weights; "default" means the
+            shipped TinyCLIP checkpoint in the tiny profile and "openai" for ViT-B-16 in the full profile.
     """
     profile = profile or get_profile()
     if profile not in PROFILES:

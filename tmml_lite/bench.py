@@ -1,8 +1,10 @@
 """How much the two speed-ups of `fit` buy: `python -m tmml_lite bench-speed`.
 
 For CoOp and CoCoOp, one training step (forward, loss, backward, SGD step) is timed on two paths:
-  naive: every prompt runs all 77 tokens through the text tower, and every step re-encodes its images;
-  ours:  prompts are cut after the longest end-of-text token, and the frozen image features are computed once.
+
+* naive: every prompt runs all 77 tokens through the text tower, and every step re-encodes its images;
+* ours:  prompts are cut after the longest end-of-text token, and the frozen image features are computed once.
+
 Memory: the peak allocated during one step, measured by the CUDA allocator on a GPU and by `peak_cpu_memory`
 (torch.profiler) on a CPU.
 """

@@ -22,10 +22,12 @@ from .coop import CoOp, seeded
 class CoCoOp(CoOp):
     """CoCoOp prompt learner: images (B, 3, H, W) or image features (B, D) -> logits (B, C).
 
-    The arguments are CoOp's (the context is always unified), plus
-    class_chunk: classes per text-encoder pass; a pass encodes B x class_chunk prompts. When the classes need
-        several passes during training, each pass is recomputed in the backward pass (activation
-        checkpointing), so memory stays at about one chunk whatever the number of classes.
+    The arguments are CoOp's (the context is always unified), plus one.
+
+    Args:
+        class_chunk: classes per text-encoder pass; a pass encodes B x class_chunk prompts. When the classes
+            need several passes during training, each pass is recomputed in the backward pass (activation
+            checkpointing), so memory stays at about one chunk whatever the number of classes.
     """
 
     def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = "a photo of a",

@@ -1,6 +1,6 @@
 """CoOp (Zhou et al., IJCV 2022): learn the words of the prompt instead of writing them.
 
-A hand-written prompt "a photo of a {class}." becomes the token sequence
+A hand-written prompt "a photo of a {class}." becomes the token sequence::
 
     [SOS] [v_1] [v_2] ... [v_M] [class name tokens] [.] [EOT] [padding]
     prefix      ctx (learned)          suffix
@@ -8,7 +8,7 @@ A hand-written prompt "a photo of a {class}." becomes the token sequence
 The M context vectors `ctx` are free parameters in the token-embedding space; everything else comes from the
 class name and stays fixed. `prefix` and `suffix` are buffers rebuilt from the class names by `set_classnames`,
 so a context learned on base classes is scored on new classes by swapping the class list. Both CLIP towers are
-frozen: the only trainable tensor is `ctx`.
+frozen: the only trainable tensor is `ctx`. For example::
 
     learner = CoOp(backbone, ["circle", "square"])          # ctx initialised from "a photo of a"
     logits = learner(images)                                # (B, 2)
@@ -22,14 +22,13 @@ import contextlib
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .checkpoint import load_metadata, load_tensors, save_tensors
-from .data import check_classnames, preprocess_images
+from .data import check_classnames, image_batches
 from .text_encoder import PromptTextEncoder, eot_index
 
 CTX_PLACEHOLDER = "X"  # one BPE token; stands where the context vectors go while the class buffers are built
@@ -84,13 +83,16 @@ class CoOp(nn.Module):
     """CoOp prompt learner over a frozen open_clip CLIP: images (B, 3, H, W) or image features (B, D) ->
     logits (B, C) over the current class list.
 
-    backbone: a `Backbone` (model, preprocess, tokenizer, name), e.g. from `load_clip()`.
-    n_ctx: number of context vectors M; None means the token count of `ctx_init`, or 4 for a random context.
-    ctx_init: words to initialise the context from ("a photo of a"), or None for N(0, 0.02^2) vectors.
-    class_specific: one context per class (C, M, width) instead of one shared (unified) context (M, width).
-        A class-specific context only exists for the classes it was learned on: it cannot score new classes.
-    truncate: cut the prompts after the longest EOT (same result, much faster); False keeps all 77 tokens.
-    seed: seeds the random initialisation, without touching the caller's random state.
+    Args:
+        backbone: a `Backbone` (model, preprocess, tokenizer, name), e.g. from `load_clip()`.
+        n_ctx: number of context vectors M; None means the token count of `ctx_init`, or 4 for a random
+            context.
+        ctx_init: words to initialise the context from ("a photo of a"), or None for N(0, 0.02^2) vectors.
+        class_specific: one context per class (C, M, width) instead of one shared (unified) context
+            (M, width). A class-specific context only exists for the classes it was learned on: it cannot
+            score new classes.
+        truncate: cut the prompts after the longest EOT (same result, much faster); False keeps all 77 tokens.
+        seed: seeds the random initialisation, without touching the caller's random state.
     """
 
     image_features_cacheable = True  # the image tower is frozen and nothing image-side is learned
@@ -162,10 +164,11 @@ class CoOp(nn.Module):
         computed once and cached: here the unit-norm image features (B, D)."""
         return F.normalize(self.clip.encode_image(images).float(), dim=-1)
 
-    def cache_inputs(self, images: np.ndarray, batch_size: int = 256) -> torch.Tensor:
-        """`frozen_inputs` of uint8 images (N, H, W, 3), preprocessed and encoded in batches."""
-        return torch.cat([self.frozen_inputs(preprocess_images(images[i:i + batch_size], self.preprocess)
-                                             .to(self.ctx.device)) for i in range(0, len(images), batch_size)])
+    def cache_inputs(self, images, batch_size: int = 256) -> torch.Tensor:
+        """`frozen_inputs` (fp32) of images (uint8 (N, H, W, 3) or PIL images), preprocessed and encoded in
+        batches."""
+        return torch.cat([self.frozen_inputs(x).float()
+                          for x in image_batches(images, self.preprocess, batch_size, self.ctx.device)])
 
     def encode_image(self, images_or_features: torch.Tensor) -> torch.Tensor:
         """Unit-norm image features (B, D) from images (B, 3, H, W) or from (cached) features (B, D)."""

@@ -2,7 +2,7 @@
 
 The abstract says: CoCoOp adds one image-conditioned shift to the prompt of every class, so the class prompts
 move together; CTP instead injects *label-related* image information into each class's prompt. We implement that
-as class-conditioned cross-attention over the image's patch tokens:
+as class-conditioned cross-attention over the image's patch tokens::
 
     q_c   = W_q t_c                       t_c: the frozen text feature of class c ("a photo of a {c}.")
     k_i   = W_k p_i,  v_i = p_i           p_i: patch token i of the frozen image tower, in the joint space
@@ -44,11 +44,14 @@ class ClassAwarePrompt(nn.Module):
     """Class text features (C, D) + image tokens (B, P, D) -> per-class context shifts (B, C, width) and the
     attention (B, C, P) of each class over the tokens.
 
-    dim: the joint embedding dimension D; ctx_width: the token-embedding width of the text tower.
-    source: "patches" (cross-attention over the patch tokens) or "global" (a class-dependent gate on the
-        global image feature; the ablation).
-    zero_init: start the last layer of `to_context` at zero, so training starts from the un-shifted prompt
-        (CoCoOp's meta-net starts random instead; compare the rows CTP and "CTP random init" of the grid in chapter 6).
+    Args:
+        dim: the joint embedding dimension D.
+        ctx_width: the token-embedding width of the text tower.
+        source: "patches" (cross-attention over the patch tokens) or "global" (a class-dependent gate on the
+            global image feature; the ablation).
+        zero_init: start the last layer of `to_context` at zero, so training starts from the un-shifted
+            prompt (CoCoOp's meta-net starts random instead; compare the rows CTP and "CTP random init" of
+            the grid in chapter 6).
     """
 
     def __init__(self, dim: int, ctx_width: int, source: str = "patches", zero_init: bool = True):

@@ -3,6 +3,9 @@
 Base-to-new: sort the class ids; base = the first ceil(n/2), new = the rest, each relabelled from 0.
 K shots per class (val: min(K, 4)) are sampled *before* the classes are split. The chosen indices are saved
 as JSON so a reader can inspect exactly which images a run trained on.
+
+A task is a task of the procedural world (`world.TASKS`, uint8 arrays in memory) or a real dataset
+(`datasets.DATASETS`, a lazy `ImageList` of PIL images read from disk); both index the same way.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import world
+from . import datasets, world
 
 
 def check_classnames(classnames) -> list[str]:
@@ -47,10 +51,28 @@ def _split_cached(task: str, split: str):
     return images, labels
 
 
-def load_split(task: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """A whole split of a downstream task: uint8 images (N, H, W, 3) and labels (N,), cached in memory."""
+def load_split(task: str, split: str):
+    """A whole split of a downstream task: images and labels (N,). Images are uint8 (N, H, W, 3), cached in
+    memory, for a task of the world, and a lazy `datasets.ImageList` for a real dataset."""
+    if datasets.is_dataset(task):
+        return datasets.load_split(task, split)
     world.get_task(task)
     return _split_cached(task, split)
+
+
+def task_classnames(task: str) -> list[str]:
+    """The class names of a world task or a real dataset, in label order."""
+    if datasets.is_dataset(task):
+        return datasets.classnames(task)
+    return list(world.get_task(task).classnames)
+
+
+def task_templates(task: str) -> list[str]:
+    """The hand-written templates of a task (like CoOp's CUSTOM_TEMPLATES): several per world task, CoOp's
+    one per real dataset."""
+    if datasets.is_dataset(task):
+        return [datasets.get_dataset(task).template]
+    return list(world.get_task(task).templates)
 
 
 def few_shot_indices(labels: np.ndarray, shots: int, seed: int) -> list[int]:
@@ -97,8 +119,7 @@ class Subset:
 def base_to_new(task: str, shots: int = 16, seed: int = 1, save_dir: str | Path | None = None) -> dict[str, Subset]:
     """The base-to-new benchmark of one task and seed: {"train", "val" (base classes, few-shot),
     "test_base", "test_new"} as `Subset`s. With `save_dir`, the few-shot indices are written there as JSON."""
-    task_ = world.get_task(task)
-    classnames = check_classnames(task_.classnames)
+    classnames = check_classnames(task_classnames(task))
     base, new = base_new_classes(len(classnames))
     out, record = {}, {"task": task, "shots": shots, "seed": seed, "base_classes": [classnames[c] for c in base],
                        "new_classes": [classnames[c] for c in new]}
@@ -119,6 +140,49 @@ def base_to_new(task: str, shots: int = 16, seed: int = 1, save_dir: str | Path 
     return out
 
 
-def preprocess_images(images: np.ndarray, preprocess) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> model input (N, 3, S, S) through the backbone's own preprocess (PIL path)."""
-    return torch.stack([preprocess(Image.fromarray(im)) for im in images])
+def as_pil(image) -> Image.Image:
+    """A uint8 (H, W, 3) array or a PIL image, as an RGB PIL image."""
+    return Image.fromarray(image) if isinstance(image, np.ndarray) else image.convert("RGB")
+
+
+def preprocess_images(images, preprocess) -> torch.Tensor:
+    """Images (uint8 (N, H, W, 3) or a sequence of PIL images) -> model input (N, 3, S, S) through the
+    backbone's own preprocess (PIL path)."""
+    return torch.stack([preprocess(as_pil(images[i])) for i in range(len(images))])
+
+
+class PreprocessedImages(torch.utils.data.Dataset):
+    """Images as a torch Dataset of preprocessed tensors (3, S, S), for a DataLoader with worker processes."""
+
+    def __init__(self, images, preprocess):
+        self.images, self.preprocess = images, preprocess
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.preprocess(as_pil(self.images[i]))
+
+
+def loader_options(device) -> dict:
+    """DataLoader settings for `device`: on CUDA, worker processes decode and resize images while the GPU
+    works, and pinned memory makes the copy to the GPU asynchronous; on the CPU, the main process does it all
+    (workers would compete with the model for the same cores)."""
+    if torch.device(device).type == "cuda":
+        return {"num_workers": min(8, os.cpu_count() or 1), "pin_memory": True}
+    return {"num_workers": 0, "pin_memory": False}
+
+
+def image_batches(images, preprocess, batch_size: int = 256, device="cpu", num_workers: int | None = None):
+    """Preprocessed batches (b, 3, S, S) of `images`, in order, on `device`. num_workers=None: `loader_options`."""
+    options = loader_options(device)
+    if num_workers is not None:
+        options["num_workers"] = num_workers
+    if isinstance(images, np.ndarray) and options["num_workers"] == 0:  # in memory already: no DataLoader
+        for start in range(0, len(images), batch_size):
+            yield preprocess_images(images[start:start + batch_size], preprocess).to(device)
+        return
+    loader = torch.utils.data.DataLoader(PreprocessedImages(images, preprocess), batch_size=batch_size,
+                                         shuffle=False, **options)
+    for batch in loader:
+        yield batch.to(device, non_blocking=options["pin_memory"])

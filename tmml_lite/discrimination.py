@@ -3,7 +3,7 @@
 Every prompt learner scores image x against C class text features t_1(x), ..., t_C(x) (`learner.text_features`).
 For CoOp they do not depend on x; for CoCoOp each is moved by the same image-conditioned shift pi(x). The
 paper's argument is that this common shift makes the class features of an image harder to tell apart. The
-measures below make that checkable on features T of shape (N images, C classes, D), unit norm:
+measures below make that checkable on features T of shape (N images, C classes, D), unit norm::
 
     inter_class_cosine   mean cosine between the features of two different classes for the same image
                          (lower = classes further apart)
@@ -14,6 +14,8 @@ measures below make that checkable on features T of shape (N images, C classes, 
                          nothing moves)
     silhouette           scikit-learn's silhouette score (cosine) of all N*C features labelled by class: 1 when
                          each class is a tight cluster far from the others
+
+For example::
 
     T = class_features_per_image(learner, subset.images[:200])
     discrimination_stats(T)        # {"inter_class_cosine": ..., "class_spread": ..., ...}

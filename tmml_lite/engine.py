@@ -1,5 +1,7 @@
 """Training and evaluating prompt learners: `fit`, `evaluate`, `base_to_new`.
 
+For example::
+
     learner = CoOp(backbone, splits["train"].classnames)
     fit(learner, splits["train"], TrainConfig(), run_dir="runs/coop")    # resumable: re-run to continue
     evaluate(learner, splits["test_new"])                                # switches to the new class names
@@ -49,6 +51,7 @@ class TrainConfig:
     augment: bool = False  # random resized crop + flip; forbids caching the image features
     cache_features: bool = True  # encode the frozen images once, when the learner and `augment` allow it
     seed: int = 1
+    precision: str = "auto"  # "fp32", "bf16" or "fp16" autocast; "auto": fp32 on the CPU, bf16 (else fp16) on CUDA
 
 
 # CoCoOp's recipe in the tiny profile: one text-encoder pass per (image, class) makes a step cost about
@@ -65,6 +68,66 @@ def lr_factor(epoch: int, cfg: TrainConfig) -> float:
 
 def _device(learner) -> torch.device:
     return learner.ctx.device
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast_dtype(device, precision: str = "auto") -> torch.dtype | None:
+    """The dtype matrix products run in under autocast, or None for plain fp32. "auto" keeps fp32 on the CPU
+    (exact and deterministic, the tiny profile) and takes bf16 on a GPU that has it, else fp16. The learned
+    parameters and the optimizer stay fp32 whatever the choice; only the frozen towers' arithmetic is cheaper."""
+    if precision == "auto":
+        if torch.device(device).type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use 'auto', 'fp32', 'bf16' or 'fp16'")
+    return PRECISIONS[precision]
+
+
+def autocast(device, dtype: torch.dtype | None):
+    """A context that runs the forward pass in `dtype` on `device` (does nothing for None)."""
+    return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
+
+
+def choose_class_chunk(bytes_per_prompt: float, batch_size: int, n_classes: int, free_bytes: float,
+                       fraction: float = 0.5) -> int:
+    """How many classes per text-encoder pass fit in `fraction` of `free_bytes`, when a pass over one class
+    costs `bytes_per_prompt` per image of the batch (between 1 and n_classes)."""
+    fit = int(fraction * free_bytes // max(1.0, bytes_per_prompt * batch_size))
+    if fit < 1:
+        raise MemoryError(f"even one class per pass needs {bytes_per_prompt * batch_size / 2**20:.0f} MiB for a "
+                          f"batch of {batch_size}, more than {fraction:.0%} of the {free_bytes / 2**20:.0f} MiB "
+                          f"free; use a smaller batch_size")
+    return min(n_classes, fit)
+
+
+def fit_class_chunk(learner, inputs: torch.Tensor, labels: torch.Tensor, dtype=None, probe_classes: int = 2,
+                    fraction: float = 0.5) -> int | None:
+    """On CUDA, measure the memory of one training step with `probe_classes` classes per pass and set
+    `learner.class_chunk` to the most classes per pass that fit in `fraction` of the free GPU memory.
+    Does nothing (returns None) on the CPU or for learners without class chunks (CoOp)."""
+    device = torch.device(inputs.device)
+    if device.type != "cuda" or not hasattr(learner, "class_chunk"):
+        return None
+    probe, previous = min(probe_classes, learner.n_classes), learner.class_chunk
+    learner.class_chunk = probe
+    try:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        with autocast(device, dtype):
+            loss = learner.training_loss(inputs, labels)
+        loss.backward()
+        peak = torch.cuda.max_memory_allocated(device) - start
+    finally:
+        learner.zero_grad(set_to_none=True)
+        learner.class_chunk = previous
+    free, _ = torch.cuda.mem_get_info(device)
+    learner.class_chunk = choose_class_chunk(peak / (len(labels) * probe), len(labels), learner.n_classes, free,
+                                             fraction)
+    return learner.class_chunk
 
 
 def _augmentation(learner) -> transforms.Compose:
@@ -91,8 +154,8 @@ class _Inputs:
     def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
         if self.augment is None:
             return self.tensors[index.to(self.tensors.device)]
-        from PIL import Image  # augmentation draws from torch's global RNG, which checkpoints save and restore
-        pils = [self.augment(Image.fromarray(self.images[int(i)])) for i in index]
+        # augmentation draws from torch's global RNG, which checkpoints save and restore
+        pils = [self.augment(data.as_pil(self.images[int(i)])) for i in index]
         return torch.stack([self.preprocess(p) for p in pils]).to(self.device)
 
 
@@ -168,9 +231,10 @@ def fit(learner, train: data.Subset, cfg: TrainConfig = TrainConfig(), run_dir: 
         resume: bool = True, until_epoch: int | None = None, progress: bool = True) -> dict:
     """Train `learner` on the few-shot `train` subset; returns the log {"losses" (mean per epoch), "seconds"}.
 
-    run_dir: where per-epoch checkpoints go (None: keep nothing on disk). With `resume`, a checkpoint found
-        there is continued; without, the run starts over and overwrites it.
-    until_epoch: stop after this many epochs as if the run were killed there (to test resuming).
+    Args:
+        run_dir: where per-epoch checkpoints go (None: keep nothing on disk). With `resume`, a checkpoint
+            found there is continued; without, the run starts over and overwrites it.
+        until_epoch: stop after this many epochs as if the run were killed there (to test resuming).
     """
     learner.set_classnames(train.classnames)
     params = _trainable(learner)
@@ -185,7 +249,14 @@ def fit(learner, train: data.Subset, cfg: TrainConfig = TrainConfig(), run_dir: 
     t0 = time.perf_counter()
     inputs = _Inputs(learner, train.images, cfg)
     labels = torch.as_tensor(train.labels, dtype=torch.long)
+    device = _device(learner)
+    dtype = autocast_dtype(device, cfg.precision)
+    # fp16 gradients of a small loss can underflow to zero: scale the loss up, unscale before the step
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     learner.train()
+    if start < cfg.epochs and device.type == "cuda":  # classes per text-encoder pass from the free memory
+        fit_class_chunk(learner, inputs[torch.arange(min(cfg.batch_size, len(labels)))],
+                        labels[:cfg.batch_size], dtype)
     stop = min(cfg.epochs, until_epoch if until_epoch is not None else cfg.epochs)
     bar = tqdm(range(start, stop), initial=start, total=cfg.epochs, disable=not progress,
                desc=f"{type(learner).__name__}")
@@ -194,10 +265,16 @@ def fit(learner, train: data.Subset, cfg: TrainConfig = TrainConfig(), run_dir: 
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
         losses = []
         for batch in order.split(cfg.batch_size):
-            loss = learner.training_loss(inputs[batch], labels[batch])
+            with autocast(device, dtype):
+                loss = learner.training_loss(inputs[batch], labels[batch])
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the loss became {loss.item()} in epoch {epoch + 1} (precision "
+                                         f"{cfg.precision!r}, autocast {dtype}); train in fp32 "
+                                         f"(TrainConfig(precision='fp32')) or lower the learning rate")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             losses.append(loss.item())
         scheduler.step()
         log["losses"].append(round(sum(losses) / len(losses), 4))
@@ -213,18 +290,17 @@ def fit(learner, train: data.Subset, cfg: TrainConfig = TrainConfig(), run_dir: 
 
 
 @torch.no_grad()
-def evaluate(learner, subset: data.Subset, batch_size: int = 128) -> float:
-    """Top-1 accuracy in % of `learner` on `subset`, scored only against `subset.classnames`."""
+def evaluate(learner, subset: data.Subset, batch_size: int = 128, precision: str = "auto") -> float:
+    """Top-1 accuracy in % of `learner` on `subset`, scored only against `subset.classnames`. Images are
+    decoded and preprocessed by `data.image_batches` (worker processes and pinned memory on CUDA)."""
     learner.set_classnames(subset.classnames)
     learner.eval()
+    device = _device(learner)
+    dtype = autocast_dtype(device, precision)
     logits = []
-    for start in range(0, len(subset), batch_size):
-        images = subset.images[start:start + batch_size]
-        if getattr(learner, "image_features_cacheable", False):  # the frozen tower once, not once per pass
-            inputs = learner.cache_inputs(images)
-        else:
-            inputs = data.preprocess_images(images, learner.preprocess)
-        logits.append(learner(inputs.to(_device(learner))))
+    for images in data.image_batches(subset.images, learner.preprocess, batch_size, device):
+        with autocast(device, dtype):
+            logits.append(learner(images).float())
     return accuracy(torch.cat(logits), torch.as_tensor(subset.labels))
 
 

@@ -1,5 +1,7 @@
 """The TMML training loss: image -> text contrastive over the class set, with optional terms for the ablations.
 
+Written out::
+
     logits_bc = s * cos(f~_b, t_c(x_b))            s = CLIP's logit scale, f~ the tuned image feature
     loss      = CE(logits, y)                        image -> text over the classes (always)
               + symmetric * InfoNCE(text -> image)   over the batch: t_{y_b}(x_b) must pick its own image
@@ -17,9 +19,10 @@ def contrastive_loss(image_features: torch.Tensor, text_features: torch.Tensor, 
                      zero_shot_text: torch.Tensor | None = None) -> torch.Tensor:
     """Scalar loss. image_features (B, D) and text_features (C, D) or (B, C, D), both unit norm; labels (B,).
 
-    symmetric: weight of the text -> image InfoNCE term over the batch (each image's true-class text feature
-        against all images of the batch; images of the same class count as positives).
-    consistency: weight of the pull of the text features towards `zero_shot_text` (C, D).
+    Args:
+        symmetric: weight of the text -> image InfoNCE term over the batch (each image's true-class text
+            feature against all images of the batch; images of the same class count as positives).
+        consistency: weight of the pull of the text features towards `zero_shot_text` (C, D).
     """
     if text_features.dim() == 2:
         text_features = text_features[None].expand(image_features.shape[0], -1, -1)

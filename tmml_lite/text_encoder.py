@@ -2,9 +2,10 @@
 
 Put it beside open_clip's `CLIP.encode_text`: the steps are the same (embed, add positions, causal transformer,
 final norm, pool at the end-of-text token, project). Two lines differ:
-  * the input is already embedded, so prompt learners can splice learnable vectors between real tokens;
-  * the sequence is cut right after the longest end-of-text (EOT) position. The attention mask is causal, so
-    tokens after the EOT never influence it: cutting them changes nothing but the run time.
+
+* the input is already embedded, so prompt learners can splice learnable vectors between real tokens;
+* the sequence is cut right after the longest end-of-text (EOT) position. The attention mask is causal, so
+  tokens after the EOT never influence it: cutting them changes nothing but the run time.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The abstract says: instead of keeping the whole image representation, tune the image feature, guided by the
 class text features, towards the class-related content. We implement that as one cross-attention step from the
-image feature to the class text features of that image, added as a small residual:
+image feature to the class text features of that image, added as a small residual::
 
     a_c = softmax_c(W_q f . W_k t_c / tau)      which classes' descriptions the image resembles
     f~  = f + alpha * W_v (sum_c a_c t_c)        alpha = `ratio`, small: the tuned feature stays close to CLIP's

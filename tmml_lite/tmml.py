@@ -1,6 +1,6 @@
 """TMML (Long et al., ICCV 2023): task-oriented multi-modal mutual learning. OUR RECONSTRUCTION of CTP and TFT.
 
-For image x with pooled feature f and patch tokens p_1..p_P (frozen tower, joint space, unit norm):
+For image x with pooled feature f and patch tokens p_1..p_P (frozen tower, joint space, unit norm)::
 
     s_c(x), a_c  = CTP(t_c^zs, p)                    class-aware context shift of class c (`ClassAwarePrompt`)
     t_c(x)       = TextEncoder(prefix_c | ctx + s_c(x) | suffix_c)     one prompt per (image, class)
@@ -31,14 +31,17 @@ ZERO_SHOT_TEMPLATE = "a photo of a {}."
 class TMML(CoOp):
     """TMML prompt learner: images (B, 3, H, W) or cached frozen inputs (B, 1 + P, D) -> logits (B, C).
 
-    The arguments are CoOp's (the context is unified), plus
-    use_ctp, use_tft: switch the class-aware text prompt and the text-guided feature tuning on or off.
-    ctp_source: "patches" (cross-attention over patch tokens) or "global" (class-dependent gate, ablation).
-    ctp_zero_init: CTP's output layer starts at zero (training starts from CoOp's prompt); False: random, as
-        CoCoOp's meta-net.
-    tft_ratio: alpha, the weight of TFT's residual.
-    symmetric, consistency: weights of the optional loss terms (see `contrastive_loss`).
-    class_chunk: classes per text-encoder pass (B x class_chunk prompts).
+    The arguments are CoOp's (the context is unified), plus the following.
+
+    Args:
+        use_ctp, use_tft: switch the class-aware text prompt and the text-guided feature tuning on or off.
+        ctp_source: "patches" (cross-attention over patch tokens) or "global" (class-dependent gate,
+            ablation).
+        ctp_zero_init: CTP's output layer starts at zero (training starts from CoOp's prompt); False: random,
+            as CoCoOp's meta-net.
+        tft_ratio: alpha, the weight of TFT's residual.
+        symmetric, consistency: weights of the optional loss terms (see `contrastive_loss`).
+        class_chunk: classes per text-encoder pass (B x class_chunk prompts).
     """
 
     compatibility_keys = CoOp.compatibility_keys + ("use_ctp", "use_tft", "ctp_source")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import colorsys
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from matplotlib.path import Path as _Path

@@ -1,5 +1,7 @@
 """Zero-shot CLIP: class names -> prompts -> text features; an image's class is its most similar prompt.
 
+For example::
+
     classifier = text_classifier(model, tokenizer, ["circle", "square"], ["a photo of a {}."])  # (C, D)
     image_features = encode_images(model, preprocess, images)                                  # (N, D)
     probs = (model.logit_scale.exp() * image_features @ classifier.T).softmax(-1)               # (N, C)
@@ -12,15 +14,10 @@ import torch
 import torch.nn.functional as F
 
 from . import world
-from .data import check_classnames, load_split, preprocess_images
+from .data import check_classnames, image_batches, load_split, task_classnames, task_templates
 from .metrics import accuracy
 
 CLIP_TEMPLATE = "a photo of a {}."  # the single template CLIP and CoOp start from
-
-
-def task_templates(task: str) -> list[str]:
-    """The hand-written templates of a downstream task (like CoOp's CUSTOM_TEMPLATES, several per task)."""
-    return list(world.get_task(task).templates)
 
 
 def _device(model) -> torch.device:
@@ -42,13 +39,11 @@ def text_classifier(model, tokenizer, classnames, templates) -> torch.Tensor:
 
 
 @torch.no_grad()
-def encode_images(model, preprocess, images: np.ndarray, batch_size: int = 256) -> torch.Tensor:
-    """Unit-norm image features (N, D) of uint8 images (N, H, W, 3)."""
-    device, chunks = _device(model), []
-    for start in range(0, len(images), batch_size):
-        x = preprocess_images(images[start:start + batch_size], preprocess).to(device)
-        chunks.append(F.normalize(model.encode_image(x).float(), dim=-1))
-    return torch.cat(chunks)
+def encode_images(model, preprocess, images, batch_size: int = 256) -> torch.Tensor:
+    """Unit-norm image features (N, D) of images: uint8 (N, H, W, 3) or a sequence of PIL images."""
+    device = _device(model)
+    return torch.cat([F.normalize(model.encode_image(x).float(), dim=-1)
+                      for x in image_batches(images, preprocess, batch_size, device)])
 
 
 def similarity_matrix(image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
@@ -62,15 +57,15 @@ def zeroshot_accuracy(backbone, task: str, templates=None, split: str = "test", 
     With `classnames` (a subset of the task's classes), only those classes' images are scored, only against them.
     """
     model, preprocess, tokenizer = backbone
-    task_ = world.get_task(task)
+    all_names = task_classnames(task)
     images, labels = load_split(task, split)
-    names = list(task_.classnames)
+    names = all_names
     if classnames is not None:
         names = check_classnames(classnames)
-        unknown = [n for n in names if n not in task_.classnames]
+        unknown = [n for n in names if n not in all_names]
         if unknown:
-            raise ValueError(f"{unknown} are not classes of task {task!r}: {', '.join(task_.classnames)}")
-        ids = [task_.classnames.index(n) for n in names]
+            raise ValueError(f"{unknown} are not classes of task {task!r}: {', '.join(all_names)}")
+        ids = [all_names.index(n) for n in names]
         keep = np.isin(labels, ids)
         images, labels = images[keep], np.array([ids.index(int(l)) for l in labels[keep]])
     classifier = text_classifier(model, tokenizer, names, templates or task_templates(task))
@@ -83,7 +78,7 @@ def zeroshot_table(backbone, tasks=None, split: str = "test") -> list[dict]:
     model, preprocess, tokenizer = backbone
     rows = []
     for task in tasks or list(world.TASKS):
-        names = world.get_task(task).classnames
+        names = task_classnames(task)
         images, labels = load_split(task, split)
         image_features = encode_images(model, preprocess, images)  # encoded once, scored twice
         row = {"task": task, "classes": len(names), "chance": round(100 / len(names), 1)}

@@ -1,0 +1,121 @@
+"""The registry of real datasets, on stand-in data written in each dataset's on-disk format (no network)."""
+import socket
+
+import numpy as np
+import pytest
+import torchvision
+from PIL import Image
+
+from tmml_lite import data, datasets
+from tmml_lite.coop import CoOp
+from tmml_lite.engine import TrainConfig, evaluate, fit
+from tmml_lite.zeroshot import zeroshot_accuracy
+
+import standin_data
+
+PER_CLASS = 12  # 4 images per class in each of three splits, 6 in each of two
+
+
+def readable(name: str, standin_names: list[str]) -> list[str]:
+    """The class names the registry should report for the stand-in's raw names."""
+    if name == "eurosat":
+        return [datasets.EUROSAT_NAMES[n] for n in standin_names]
+    if name == "oxford_pets":
+        return [n.lower() for n in standin_names]
+    if name == "caltech101":  # Faces_easy is dropped, as in CoOp
+        return [datasets.CALTECH_NAMES.get(n, n.replace("_", " ")) for n in standin_names if n != "Faces_easy"]
+    if name == "sun397":
+        return [" ".join(p.replace("_", " ") for p in reversed(n.split("/"))) for n in standin_names]
+    return [n.replace("_", " ") for n in standin_names]
+
+
+@pytest.fixture
+def standin(tmp_path, monkeypatch):
+    """make(name) writes a stand-in under a fresh data root, which becomes $TMML_DATA."""
+    # a stand-in cannot match the MD5 of Flowers102's real .mat files: check that they exist, not their sums
+    monkeypatch.setattr(torchvision.datasets.Flowers102, "_check_integrity", standin_data.flowers102_files_exist)
+    monkeypatch.setenv("TMML_DATA", str(tmp_path))
+
+    def make(name, **kwargs):
+        return standin_data.make_standin(name, tmp_path, per_class=PER_CLASS, **kwargs)
+    return make
+
+
+@pytest.mark.parametrize("name", standin_data.STANDIN_NAMES)
+def test_every_registered_dataset_loads_with_every_class_in_every_split(name, standin):
+    assert set(standin_data.STANDIN_NAMES) == set(datasets.DATASETS)
+    expected = readable(name, standin(name))
+    names, splits = datasets.load(name, download=False)
+    assert names == expected
+    assert set(splits) == set(datasets.SPLITS)
+    for split, (images, labels) in splits.items():
+        assert len(images) == len(labels) > 0
+        assert set(labels.tolist()) == set(range(len(names))), split
+        image = images[0]
+        assert isinstance(image, Image.Image) and image.mode == "RGB"
+    if name not in ("imagenet",):  # ImageNet's val split is its test split, as in CoOp; the others are disjoint
+        train, val, test = (splits[s][0] for s in datasets.SPLITS)
+        if train.dataset is val.dataset:
+            assert not set(train.indices) & set(val.indices)
+        if train.dataset is test.dataset:
+            assert not set(train.indices) & set(test.indices) and not set(val.indices) & set(test.indices)
+
+
+@pytest.mark.parametrize("name", standin_data.STANDIN_NAMES)
+def test_a_missing_or_incomplete_dataset_folder_says_what_to_do(name, standin, tmp_path):
+    standin(name)
+    removed = standin_data.remove_one_file(name, tmp_path)
+    spec = datasets.get_dataset(name)
+    with pytest.raises(datasets.DatasetNotFoundError) as error:
+        datasets.load(name, download=False)
+    message = str(error.value)
+    assert spec.title in message and spec.how_to_get in message and "TMML_DATA" in message, message
+    assert removed.name in message or spec.folder in message
+
+
+def test_an_empty_data_root_names_the_download_or_the_manual_step(tmp_path):
+    with pytest.raises(datasets.DatasetNotFoundError, match="Pass download=True"):
+        datasets.load("dtd", root=tmp_path, download=False)
+    with pytest.raises(datasets.DatasetNotFoundError, match="cannot download"):
+        datasets.load("stanford_cars", root=tmp_path)
+    with pytest.raises(ValueError, match="unknown dataset 'eurosatt'"):
+        datasets.load("eurosatt", root=tmp_path)
+
+
+def test_files_already_on_disk_are_not_downloaded_again(standin, monkeypatch):
+    standin("eurosat")
+    standin("dtd")
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("network access attempted")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for name in ("eurosat", "dtd"):
+        assert datasets.load(name, download=True)[0]
+
+
+def test_splits_made_by_us_do_not_depend_on_the_order_files_are_listed_in(standin):
+    standin("sun397")
+    _, splits = datasets.load("sun397", download=False)
+    dataset = splits["train"][0].dataset
+    files = lambda split: {str(dataset._image_files[i]) for i in splits[split][0].indices}  # noqa: E731
+    before = {s: files(s) for s in datasets.SPLITS}
+    dataset._image_files.reverse()
+    dataset._labels.reverse()
+    after = datasets._no_split(dataset)
+    assert {s: {str(dataset._image_files[i]) for i in after[s][0].indices} for s in datasets.SPLITS} == before
+
+
+def test_base_to_new_on_a_real_dataset_format_trains_and_evaluates(standin, tiny):
+    standin("eurosat")
+    splits = data.base_to_new("eurosat", shots=2, seed=1)
+    assert splits["train"].classnames == ["Annual Crop Land", "Forest"]
+    assert splits["test_new"].classnames == ["Herbaceous Vegetation Land", "Highway or Road"]
+    assert len(splits["train"]) == 4 and isinstance(splits["train"].images, datasets.ImageList)
+    learner = CoOp(tiny, splits["train"].classnames)
+    log = fit(learner, splits["train"], TrainConfig(epochs=2, batch_size=2), progress=False)
+    assert np.isfinite(log["losses"]).all()
+    for subset in (splits["test_base"], splits["test_new"]):
+        assert 0 <= evaluate(learner, subset) <= 100
+    assert data.task_templates("eurosat") == ["a centered satellite photo of {}."]
+    assert 0 <= zeroshot_accuracy(tiny, "eurosat") <= 100

@@ -1,0 +1,91 @@
+"""What the full profile needs on a GPU, checked on the CPU: ViT-B-16 shapes for every learner, mixed precision
+without NaN, the loader's worker and pinned-memory path, and the class chunk chosen from free memory."""
+import numpy as np
+import pytest
+import torch
+
+from tmml_lite import TMML, CoCoOp, CoOp, TrainConfig, data, datasets, engine
+
+
+def _tiny_subset(n_classes=2, per_class=1, size=32, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n_classes * per_class, size, size, 3), dtype=np.uint8)
+    labels = np.repeat(np.arange(n_classes), per_class)
+    return data.Subset(images, labels, [f"class {i}" for i in range(n_classes)])
+
+
+@pytest.mark.parametrize("method", [CoOp, CoCoOp, TMML])
+def test_every_learner_takes_a_training_step_on_vit_b16(vit_b16_random, method):
+    train = _tiny_subset()
+    learner = method(vit_b16_random, train.classnames)
+    before = {k: v.clone() for k, v in learner.state_dict_to_save().items()}
+    log = engine.fit(learner, train, TrainConfig(epochs=1, warmup_epochs=0, batch_size=2), progress=False)
+    assert np.isfinite(log["losses"]).all()
+    assert any(not torch.equal(v, before[k]) for k, v in learner.state_dict_to_save().items())
+    assert 0 <= engine.evaluate(learner, train) <= 100
+
+
+def test_autocast_is_fp32_on_the_cpu_and_half_precision_on_cuda_when_auto():
+    assert engine.autocast_dtype("cpu", "auto") is None
+    assert engine.autocast_dtype("cpu", "bf16") is torch.bfloat16
+    if torch.cuda.is_available():
+        assert engine.autocast_dtype("cuda", "auto") in (torch.bfloat16, torch.float16)
+    with pytest.raises(ValueError, match="unknown precision 'fp8'"):
+        engine.autocast_dtype("cpu", "fp8")
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_training_gives_finite_losses_and_fp32_parameters(tiny, precision):
+    splits = data.base_to_new("textures", shots=2, seed=1)
+    for method in (CoOp, TMML):
+        learner = method(tiny, splits["train"].classnames)
+        log = engine.fit(learner, splits["train"], TrainConfig(epochs=2, batch_size=4, precision=precision),
+                         progress=False)
+        assert np.isfinite(log["losses"]).all(), (method.__name__, log["losses"])
+        assert all(p.dtype == torch.float32 for p in learner.parameters() if p.requires_grad)
+        assert 0 <= engine.evaluate(learner, splits["val"], precision=precision) <= 100
+
+
+def test_a_nan_loss_stops_training_with_advice(tiny, monkeypatch):
+    train = _tiny_subset()
+    learner = CoOp(tiny, train.classnames)
+    monkeypatch.setattr(learner, "training_loss", lambda inputs, labels: torch.tensor(float("nan"),
+                                                                                        requires_grad=True))
+    with pytest.raises(FloatingPointError, match="precision='fp32'"):
+        engine.fit(learner, train, TrainConfig(epochs=1), progress=False)
+
+
+def test_worker_processes_give_the_same_batches_as_the_main_process(tiny, tmp_path):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+
+    class Folder:  # a torchvision-style dataset: item i is (PIL image, label)
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return Image.open(tmp_path / f"{i}.png"), 0
+    images = datasets.ImageList(Folder(), [4, 0, 2])
+    main = torch.cat(list(data.image_batches(images, tiny.preprocess, batch_size=2, num_workers=0)))
+    workers = torch.cat(list(data.image_batches(images, tiny.preprocess, batch_size=2, num_workers=2)))
+    assert main.shape == (3, 3, 32, 32) and torch.equal(main, workers)
+    assert data.loader_options("cpu") == {"num_workers": 0, "pin_memory": False}
+    assert data.loader_options("cuda")["pin_memory"] is True
+
+
+def test_class_chunk_is_what_fits_in_the_free_memory():
+    mib = 2**20
+    # 1 MiB per (image, class) prompt, batch 4, 100 MiB free, half of it usable: 12 classes per pass
+    assert engine.choose_class_chunk(mib, 4, 500, 100 * mib) == 12
+    assert engine.choose_class_chunk(mib, 4, 10, 100 * mib) == 10  # never more than the classes
+    with pytest.raises(MemoryError, match="smaller batch_size"):
+        engine.choose_class_chunk(mib, 64, 500, 100 * mib)
+
+
+def test_on_the_cpu_the_class_chunk_is_left_alone(tiny):
+    learner = CoCoOp(tiny, ["a", "b", "c"], class_chunk=2)
+    features = torch.nn.functional.normalize(torch.randn(2, 128), dim=-1)
+    assert engine.fit_class_chunk(learner, features, torch.tensor([0, 1])) is None
+    assert learner.class_chunk == 2

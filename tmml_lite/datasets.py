@@ -1,0 +1,290 @@
+"""Real benchmark datasets for the `full` profile, read through torchvision, with the CoCoOp protocol on top.
+
+    names = datasets.classnames("eurosat")                 # downloads into $TMML_DATA on first use
+    images, labels = datasets.load_split("eurosat", "train") # a lazy ImageList of PIL images, int labels
+
+`data.base_to_new("eurosat", shots=16, seed=1)` then works as for a task of the procedural world. Each entry of
+`DATASETS` says where torchvision keeps the files, whether torchvision downloads them by itself (it checks the
+archive's MD5 and skips the download when the files are already there) or a manual step is needed, and the
+prompt template CoOp uses for it.
+
+Splits. Where a dataset has an official train / val / test split, we use it. Where it has no validation split,
+20 % of each class of the training split becomes val. Where it has no split at all (EuroSAT, Caltech101,
+SUN397), each class is split 50 / 20 / 30 % with a fixed seed. This follows the proportions of CoOp's split
+files, not the files themselves (they are downloads of their own), so our numbers on these three datasets are
+comparable to the papers' in protocol, not image for image. ImageNet's val split is its test set, as in CoOp.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+
+
+def data_root() -> Path:
+    """Where datasets live: $TMML_DATA, else ~/.cache/tmml_lite/data."""
+    return Path(os.environ.get("TMML_DATA", "~/.cache/tmml_lite/data")).expanduser()
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset folder is missing or incomplete; the message says how to get the files."""
+
+
+class ImageList:
+    """A lazy list of images: item i is the RGB PIL image `dataset[indices[i]][0]`, read from disk when asked.
+    A slice or a list of positions gives another ImageList, so it indexes like the world's uint8 arrays."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            return self.dataset[int(self.indices[key])][0].convert("RGB")
+        return ImageList(self.dataset, self.indices[key])
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One benchmark: `load(root, download)` -> (class names, {split: (ImageList, labels)})."""
+    name: str
+    title: str
+    template: str  # CoOp's hand-written prompt for this dataset
+    folder: str  # what torchvision (or we) keep under the data root
+    downloads: bool  # torchvision fetches it by itself
+    how_to_get: str
+    load: Callable
+
+
+def labels_of(dataset) -> np.ndarray:
+    """The integer label of every item of a torchvision dataset, without opening the images when the dataset
+    keeps them in a list (every dataset used here does); otherwise item by item."""
+    for attribute in ("targets", "_labels", "y"):
+        if hasattr(dataset, attribute):
+            return np.asarray(getattr(dataset, attribute), dtype=np.int64)
+    if hasattr(dataset, "_samples"):
+        return np.asarray([label for _, label in dataset._samples], dtype=np.int64)
+    return np.asarray([dataset[i][1] for i in range(len(dataset))], dtype=np.int64)
+
+
+def _per_class_split(labels: np.ndarray, fractions: tuple[float, ...], seed: int = 0) -> list[np.ndarray]:
+    """Split the indices of every class by `fractions` (shuffled with a fixed seed); one index array per part."""
+    rng = np.random.default_rng(seed)
+    parts = [[] for _ in fractions]
+    for c in np.unique(labels):
+        pool = rng.permutation(np.flatnonzero(labels == c))
+        ends = np.round(np.cumsum(fractions) / sum(fractions) * len(pool)).astype(int)
+        for part, chunk in zip(parts, np.split(pool, ends[:-1])):
+            part.extend(sorted(chunk.tolist()))
+    return [np.asarray(p, dtype=np.int64) for p in parts]
+
+
+def _whole(dataset, labels=None) -> tuple[ImageList, np.ndarray]:
+    labels = labels_of(dataset) if labels is None else labels
+    return ImageList(dataset, np.arange(len(labels))), labels
+
+
+def _subset(dataset, labels: np.ndarray, indices: np.ndarray) -> tuple[ImageList, np.ndarray]:
+    return ImageList(dataset, indices), labels[indices]
+
+
+def _no_split(dataset, keep_classes=None) -> dict:
+    """50 / 20 / 30 % of every class, for datasets that ship without splits; `keep_classes` drops the others.
+    The split depends on the files, not on the order the file system lists them in."""
+    labels = labels_of(dataset)
+    files = getattr(dataset, "_image_files", None)  # SUN397 lists its files in file-system order
+    order = np.argsort([str(f) for f in files]) if files is not None else np.arange(len(labels))
+    if keep_classes is not None:  # relabel the kept classes 0..k-1
+        relabel = np.full(labels.max() + 1, -1)
+        relabel[keep_classes] = np.arange(len(keep_classes))
+        labels = relabel[labels]
+    parts = [np.sort(order[p]) for p in _per_class_split(labels[order], (0.5, 0.2, 0.3))]
+    parts = [p[labels[p] >= 0] for p in parts]
+    return {split: _subset(dataset, labels, p) for split, p in zip(SPLITS, parts)}
+
+
+def _val_from_train(train, test) -> dict:
+    """Official train and test; val = 20 % of each class of train."""
+    labels = labels_of(train)
+    fit, val = _per_class_split(labels, (0.8, 0.2))
+    return {"train": _subset(train, labels, fit), "val": _subset(train, labels, val), "test": _whole(test)}
+
+
+def _words(name: str) -> str:
+    return name.replace("_", " ").strip()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One loader per dataset: torchvision's reader, our split, readable class names.
+
+EUROSAT_NAMES = {  # CoOp's names for EuroSAT's folder names
+    "AnnualCrop": "Annual Crop Land", "Forest": "Forest", "HerbaceousVegetation": "Herbaceous Vegetation Land",
+    "Highway": "Highway or Road", "Industrial": "Industrial Buildings", "Pasture": "Pasture Land",
+    "PermanentCrop": "Permanent Crop Land", "Residential": "Residential Buildings", "River": "River",
+    "SeaLake": "Sea or Lake",
+}
+CALTECH_NAMES = {"airplanes": "airplane", "Faces": "face", "Leopards": "leopard", "Motorbikes": "motorbike"}
+
+
+def _eurosat(root: Path, download: bool):
+    from torchvision.datasets import EuroSAT
+    ds = EuroSAT(root, download=download)
+    return [EUROSAT_NAMES.get(c, _words(c)) for c in ds.classes], _no_split(ds)
+
+
+def _dtd(root: Path, download: bool):
+    from torchvision.datasets import DTD
+    parts = {s: DTD(root, split=s, partition=1, download=download) for s in SPLITS}
+    return [_words(c) for c in parts["train"].classes], {s: _whole(ds) for s, ds in parts.items()}
+
+
+def _pets(root: Path, download: bool):
+    from torchvision.datasets import OxfordIIITPet
+    trainval, test = (OxfordIIITPet(root, split=s, target_types="category", download=download)
+                      for s in ("trainval", "test"))
+    return [c.lower() for c in trainval.classes], _val_from_train(trainval, test)
+
+
+def _flowers(root: Path, download: bool):
+    from torchvision.datasets import Flowers102
+    parts = {s: Flowers102(root, split=s, download=download) for s in SPLITS}
+    names = getattr(Flowers102, "classes", None)
+    if names is None:
+        raise RuntimeError("this torchvision has no Flowers102.classes (the flower names); upgrade torchvision")
+    splits = {s: _whole(ds) for s, ds in parts.items()}
+    n_classes = 1 + max(int(labels.max()) for _, labels in splits.values())  # 102, unless a label file is cut
+    return [n.rstrip("?") for n in names[:n_classes]], splits  # torchvision writes "pink-yellow dahlia?"
+
+
+def _food(root: Path, download: bool):
+    from torchvision.datasets import Food101
+    train, test = (Food101(root, split=s, download=download) for s in ("train", "test"))
+    return [_words(c) for c in train.classes], _val_from_train(train, test)
+
+
+def _aircraft(root: Path, download: bool):
+    from torchvision.datasets import FGVCAircraft
+    parts = {s: FGVCAircraft(root, split=s, annotation_level="variant", download=download) for s in SPLITS}
+    return list(parts["train"].classes), {s: _whole(ds) for s, ds in parts.items()}
+
+
+def _cars(root: Path, download: bool):
+    from torchvision.datasets import StanfordCars
+    train, test = (StanfordCars(root, split=s, download=False) for s in ("train", "test"))  # no download exists
+    return list(train.classes), _val_from_train(train, test)
+
+
+def _caltech(root: Path, download: bool):
+    from torchvision.datasets import Caltech101
+    ds = Caltech101(root, target_type="category", download=download)
+    keep = [i for i, c in enumerate(ds.categories) if c != "Faces_easy"]  # CoOp drops it (a copy of Faces)
+    return [CALTECH_NAMES.get(ds.categories[i], _words(ds.categories[i])) for i in keep], _no_split(ds, keep)
+
+
+def _sun(root: Path, download: bool):
+    from torchvision.datasets import SUN397
+    ds = SUN397(root, download=download)
+    # "apartment_building/outdoor" -> "outdoor apartment building"
+    names = [" ".join(_words(p) for p in reversed(c.split("/"))) for c in ds.classes]
+    return names, _no_split(ds)
+
+
+def _imagenet(root: Path, download: bool):
+    from torchvision.datasets import ImageFolder
+    folder = root / "imagenet"
+    table = folder / "classnames.txt"
+    if not table.exists():
+        raise FileNotFoundError(f"{table} is missing")
+    names = dict(line.strip().split(" ", 1) for line in table.read_text().splitlines() if line.strip())
+    train, test = (ImageFolder(folder / s) for s in ("train", "val"))
+    if train.classes != test.classes:
+        raise FileNotFoundError(f"{folder / 'train'} and {folder / 'val'} hold different class folders")
+    unnamed = [w for w in train.classes if w not in names]
+    if unnamed:
+        raise FileNotFoundError(f"{table} names no class for {len(unnamed)} folders, e.g. {unnamed[0]}")
+    test_part = _whole(test)
+    return [names[w] for w in train.classes], {"train": _whole(train), "val": test_part, "test": test_part}
+
+
+_AUTO = "torchvision downloads it by itself on first use (download=True, the default) and checks its MD5."
+DATASETS = {spec.name: spec for spec in [
+    DatasetSpec("eurosat", "EuroSAT", "a centered satellite photo of {}.", "eurosat", True, _AUTO, _eurosat),
+    DatasetSpec("dtd", "DTD (Describable Textures)", "{} texture.", "dtd", True, _AUTO, _dtd),
+    DatasetSpec("oxford_pets", "Oxford-IIIT Pet", "a photo of a {}, a type of pet.", "oxford-iiit-pet", True,
+                _AUTO, _pets),
+    DatasetSpec("flowers102", "Oxford Flowers 102", "a photo of a {}, a type of flower.", "flowers-102", True,
+                _AUTO, _flowers),
+    DatasetSpec("food101", "Food-101", "a photo of {}, a type of food.", "food-101", True, _AUTO, _food),
+    DatasetSpec("fgvc_aircraft", "FGVC Aircraft", "a photo of a {}, a type of aircraft.", "fgvc-aircraft-2013b",
+                True, _AUTO, _aircraft),
+    DatasetSpec("stanford_cars", "Stanford Cars", "a photo of a {}.", "stanford_cars", False,
+                "torchvision cannot download it (the original address is gone). Get the images and the devkit "
+                "(for example from a Kaggle mirror of Stanford Cars) and arrange them as "
+                "stanford_cars/{devkit/cars_meta.mat, devkit/cars_train_annos.mat, cars_train/, cars_test/, "
+                "cars_test_annos_withlabels.mat}.", _cars),
+    DatasetSpec("caltech101", "Caltech101", "a photo of a {}.", "caltech101", True,
+                _AUTO + " If the download fails, put the unpacked 101_ObjectCategories/ and Annotations/ folders "
+                "of caltech-101.zip into caltech101/.", _caltech),
+    DatasetSpec("sun397", "SUN397", "a photo of a {}.", "SUN397", True, _AUTO + " It is large; a Colab disk "
+                "holds it, but the download takes long.", _sun),
+    DatasetSpec("imagenet", "ImageNet (from a folder)", "a photo of a {}.", "imagenet", False,
+                "ImageNet needs an account at image-net.org. Put the ILSVRC-2012 images into imagenet/train/<wnid>/ "
+                "and imagenet/val/<wnid>/ (val sorted into class folders) and a file imagenet/classnames.txt with "
+                "one line '<wnid> <class name>' per class (CoOp's classnames.txt has this format).", _imagenet),
+]}
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; real datasets: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def is_dataset(name: str) -> bool:
+    return name in DATASETS
+
+
+@functools.lru_cache(maxsize=16)
+def _loaded(name: str, root: Path, download: bool):
+    spec = get_dataset(name)
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        names, splits = spec.load(root, download and spec.downloads)
+    except (RuntimeError, FileNotFoundError, OSError, ValueError, KeyError) as e:
+        fetch = " Pass download=True to fetch it." if spec.downloads and not download else ""
+        raise DatasetNotFoundError(f"{spec.title} is missing or incomplete under {root / spec.folder} "
+                                   f"({type(e).__name__}: {e}). {spec.how_to_get}{fetch} The data root is "
+                                   f"$TMML_DATA (default ~/.cache/tmml_lite/data) or the `root` argument.") from e
+    for split, (images, labels) in splits.items():
+        missing = sorted(set(range(len(names))) - set(labels.tolist()))
+        if missing:
+            raise DatasetNotFoundError(f"{spec.title} under {root / spec.folder} is incomplete: its {split} split "
+                                       f"has no image of {len(missing)} classes (e.g. {names[missing[0]]!r}); "
+                                       f"delete the folder and fetch it again. {spec.how_to_get}")
+    return names, splits
+
+
+def load(name: str, root: str | Path | None = None, download: bool = True):
+    """(class names, {"train" | "val" | "test": (ImageList, labels)}) of a real dataset, read once per process."""
+    return _loaded(name, Path(root).expanduser() if root is not None else data_root(), bool(download))
+
+
+def classnames(name: str, root=None, download: bool = True) -> list[str]:
+    """The readable class names of a dataset, in label order."""
+    return list(load(name, root, download)[0])
+
+
+def load_split(name: str, split: str, root=None, download: bool = True) -> tuple[ImageList, np.ndarray]:
+    """One split of a real dataset: (ImageList of PIL images, int64 labels)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
+    return load(name, root, download)[1][split]
