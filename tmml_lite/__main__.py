@@ -8,6 +8,12 @@ import sys
 from dataclasses import fields
 
 
+def _device(requested: str | None) -> str:
+    """--device, or the GPU when there is one (the full profile's models must not stay on the CPU)."""
+    import torch
+    return requested or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def main(argv=None) -> int:
     from .pretrain import PretrainConfig
 
@@ -26,7 +32,7 @@ def main(argv=None) -> int:
                                            "re-encoded) against ours (truncated prompts, cached features)")
     s.add_argument("--task", default="shapes", help="downstream task whose base classes are trained on")
     s.add_argument("--steps", type=int, default=10, help="timed steps per path (median reported)")
-    s.add_argument("--device", default=None, help="e.g. cuda; default: where the profile puts the model")
+    s.add_argument("--device", default=None, help="e.g. cuda; default: cuda if available, else cpu")
     b = sub.add_parser("bench", help="the base-to-new grid: methods x tasks x seeds, one CSV row per run "
                                      "(resumable: finished runs are skipped)")
     b.add_argument("--methods", nargs="+", default=None, help="default: the book's methods and TMML's ablations")
@@ -35,7 +41,7 @@ def main(argv=None) -> int:
     b.add_argument("--shots", type=int, default=16)
     b.add_argument("--results", default="results/grid.csv", help="CSV the rows are appended to")
     b.add_argument("--shard", default="1/1", help="k/n: run every n-th cell from the k-th (SLURM arrays, Colab)")
-    b.add_argument("--device", default=None, help="e.g. cuda; default: where the profile puts the model")
+    b.add_argument("--device", default=None, help="e.g. cuda; default: cuda if available, else cpu")
     b.add_argument("--profile", choices=["tiny", "full"], default=None,
                    help="tiny (TinyCLIP) or full (ViT-B-16); default: $TMML_PROFILE, else CUDA -> full")
     m = sub.add_parser("merge", help="summary table (Markdown) of one or more result CSVs")
@@ -58,7 +64,7 @@ def main(argv=None) -> int:
         k, n = (int(v) for v in args.shard.split("/"))
         methods = args.methods or list(dict.fromkeys(BOOK_METHODS + ABLATIONS))
         rows = run_grid(methods, args.tasks, args.seeds, args.shots, args.results,
-                        load_clip(device=args.device, profile=args.profile), shard=(k, n))
+                        load_clip(device=_device(args.device), profile=args.profile), shard=(k, n))
         print(markdown_table(summarize_rows(rows), methods=methods))
     if args.command == "merge":
         from pathlib import Path
@@ -74,7 +80,7 @@ def main(argv=None) -> int:
         from .cocoop import CoCoOp
         from .tmml import TMML
         pretrained = None if args.pretrained == "none" else args.pretrained
-        backbone = load_clip(args.model, pretrained=pretrained, device=args.device)
+        backbone = load_clip(args.model, pretrained=pretrained, device=_device(args.device))
         rows = cost_vs_classes(backbone, (CoCoOp, TMML), args.classes, args.batch_size, args.steps, args.warmup)
         device = next(backbone.model.parameters()).device
         print(f"{backbone.name} on {device} ({torch.get_num_threads()} threads), batch {args.batch_size}, "
@@ -115,7 +121,7 @@ def main(argv=None) -> int:
         import torch
         from .backbone import load_clip
         from .bench import bench_speed, format_bench
-        backbone = load_clip(device=args.device)
+        backbone = load_clip(device=_device(args.device))
         device = next(backbone.model.parameters()).device
         rows = bench_speed(backbone, task=args.task, steps=args.steps)
         print(f"{backbone.name} on {device} ({torch.get_num_threads()} threads), base classes of {args.task!r}, "
