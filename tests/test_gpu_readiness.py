@@ -1,10 +1,13 @@
-"""What the full profile needs on a GPU, checked on the CPU: ViT-B-16 shapes for every learner, mixed precision
-without NaN, the loader's worker and pinned-memory path, and the class chunk chosen from free memory."""
+"""What the full profile needs, checked on the CPU: every learner on ViT-B-16 and a real dataset's format, mixed
+precision without NaN, the loader's worker and pinned-memory path, and the class chunk chosen from free memory."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
+import standin_data
 import torch
 
-from tmml_lite import TMML, CoCoOp, CoOp, TrainConfig, data, datasets, engine
+from tmml_lite import TMML, CoCoOp, CoOp, TrainConfig, data, datasets, engine, grid
 
 
 def _tiny_subset(n_classes=2, per_class=1, size=32, seed=0):
@@ -14,15 +17,21 @@ def _tiny_subset(n_classes=2, per_class=1, size=32, seed=0):
     return data.Subset(images, labels, [f"class {i}" for i in range(n_classes)])
 
 
-@pytest.mark.parametrize("method", [CoOp, CoCoOp, TMML])
-def test_every_learner_takes_a_training_step_on_vit_b16(vit_b16_random, method):
-    train = _tiny_subset()
-    learner = method(vit_b16_random, train.classnames)
-    before = {k: v.clone() for k, v in learner.state_dict_to_save().items()}
-    log = engine.fit(learner, train, TrainConfig(epochs=1, warmup_epochs=0, batch_size=2), progress=False)
-    assert np.isfinite(log["losses"]).all()
-    assert any(not torch.equal(v, before[k]) for k, v in learner.state_dict_to_save().items())
-    assert 0 <= engine.evaluate(learner, train) <= 100
+@pytest.mark.parametrize("method", ["CoOp", "CoCoOp", "TMML"])
+def test_every_learner_trains_on_vit_b16_and_a_real_dataset_format(vit_b16_random, method, tmp_path, monkeypatch):
+    """The full profile's path, but for the weights and the GPU: ViT-B-16, a dataset read through torchvision
+    from its on-disk format (a stand-in EuroSAT), the base-to-new protocol and the method's full recipe."""
+    monkeypatch.setenv("TMML_DATA", str(tmp_path))
+    standin_data.make_standin("eurosat", tmp_path, n_classes=4, per_class=6)
+    spec = grid.METHODS[method]
+    cfg = grid.recipe(spec, vit_b16_random.name)
+    assert cfg.lr == grid.PAPER_LR
+    run = engine.run_seed(lambda names, seed: spec.build(vit_b16_random, names, seed), "eurosat",
+                          replace(cfg, epochs=1, warmup_epochs=0), seed=1, shots=1, progress=False)
+    assert np.isfinite(run["log"]["losses"]).all()
+    untrained = spec.build(vit_b16_random, run["learner"].classnames, 1).state_dict_to_save()
+    assert any(not torch.equal(v, untrained[k]) for k, v in run["learner"].state_dict_to_save().items())
+    assert 0 <= run["base"] <= 100 and 0 <= run["new"] <= 100
 
 
 def test_autocast_is_fp32_on_the_cpu_and_half_precision_on_cuda_when_auto():
@@ -89,3 +98,19 @@ def test_on_the_cpu_the_class_chunk_is_left_alone(tiny):
     features = torch.nn.functional.normalize(torch.randn(2, 128), dim=-1)
     assert engine.fit_class_chunk(learner, features, torch.tensor([0, 1])) is None
     assert learner.class_chunk == 2
+
+
+def test_evaluation_never_puts_more_prompts_through_at_once_than_training_measured(tiny, monkeypatch):
+    splits = data.base_to_new("textures", shots=2, seed=1)
+    learner = CoCoOp(tiny, splits["train"].classnames, class_chunk=2)
+    unlimited = engine.evaluate(learner, splits["test_base"])
+    sizes = []
+    batches = data.image_batches
+
+    def recording(images, preprocess, batch_size, *args, **kwargs):
+        sizes.append(batch_size)
+        return batches(images, preprocess, batch_size, *args, **kwargs)
+    monkeypatch.setattr(data, "image_batches", recording)
+    learner.prompts_per_pass = 8  # what fit_class_chunk records on CUDA: here, 4 images x 2 classes
+    assert engine.evaluate(learner, splits["test_base"]) == unlimited
+    assert sizes == [4]

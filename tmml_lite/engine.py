@@ -127,6 +127,7 @@ def fit_class_chunk(learner, inputs: torch.Tensor, labels: torch.Tensor, dtype=N
     free, _ = torch.cuda.mem_get_info(device)
     learner.class_chunk = choose_class_chunk(peak / (len(labels) * probe), len(labels), learner.n_classes, free,
                                              fraction)
+    learner.prompts_per_pass = learner.class_chunk * len(labels)  # what `evaluate` may put through at once
     return learner.class_chunk
 
 
@@ -297,6 +298,9 @@ def evaluate(learner, subset: data.Subset, batch_size: int = 128, precision: str
     learner.eval()
     device = _device(learner)
     dtype = autocast_dtype(device, precision)
+    budget = getattr(learner, "prompts_per_pass", None)  # set by fit_class_chunk on CUDA
+    if budget is not None:  # never more prompts per text-encoder pass than the training step measured to fit
+        batch_size = max(1, min(batch_size, budget // learner.class_chunk))
     logits = []
     for images in data.image_batches(subset.images, learner.preprocess, batch_size, device):
         with autocast(device, dtype):
