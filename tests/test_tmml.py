@@ -55,6 +55,19 @@ def test_ctp_starts_as_coop_and_learns_away_from_it(tiny):
         assert not torch.allclose(random_init(images), learner(images), atol=1e-3)
 
 
+def test_ctp_without_output_bias_has_no_constant_shift_to_learn(tiny):
+    """ctp_output_bias=False: no tensor of CTP adds the same shift to every image and class; it too starts
+    as CoOp, and a learner saved with the bias does not load into one without."""
+    images = _images(tiny)
+    learner = TMML(tiny, NAMES, use_tft=False, ctp_output_bias=False)
+    assert learner.ctp.to_context.linear2.bias is None
+    assert "ctp.to_context.linear2.bias" not in learner.state_dict_to_save()
+    with torch.no_grad():
+        torch.testing.assert_close(learner(images), CoOp(tiny, NAMES)(images), atol=1e-4, rtol=1e-5)
+    with pytest.raises(ValueError, match="ctp_output_bias"):
+        learner.check_compatible(TMML(tiny, NAMES, use_tft=False).metadata())
+
+
 @pytest.mark.parametrize("source", ["patches", "global"])
 def test_ctp_gives_every_class_its_own_context_shift(tiny, source):
     """The point of CTP: unlike CoCoOp's pi(x), the image-derived shift of class c depends on c."""

@@ -52,9 +52,13 @@ class ClassAwarePrompt(nn.Module):
         zero_init: start the last layer of `to_context` at zero, so training starts from the un-shifted
             prompt (CoCoOp's meta-net starts random instead; compare the rows CTP and "CTP random init" of
             the grid in chapter 6).
+        output_bias: give the last layer of `to_context` a bias. The bias is the same for every image and
+            class, so it can learn a constant offset of the context; without it, every shift must come from
+            the attended image tokens (the row "CTP no bias" of the grid in chapter 6).
     """
 
-    def __init__(self, dim: int, ctx_width: int, source: str = "patches", zero_init: bool = True):
+    def __init__(self, dim: int, ctx_width: int, source: str = "patches", zero_init: bool = True,
+                 output_bias: bool = True):
         super().__init__()
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
@@ -66,11 +70,12 @@ class ClassAwarePrompt(nn.Module):
         self.to_context = nn.Sequential(OrderedDict([  # the same bottleneck as CoCoOp's meta-net
             ("linear1", nn.Linear(dim, hidden)),
             ("relu", nn.ReLU(inplace=True)),
-            ("linear2", nn.Linear(hidden, ctx_width)),
+            ("linear2", nn.Linear(hidden, ctx_width, bias=output_bias)),
         ]))
         if zero_init:  # start with no shift at all: the prompts begin as CoOp's, i.e. as zero-shot CLIP's
             nn.init.zeros_(self.to_context.linear2.weight)
-            nn.init.zeros_(self.to_context.linear2.bias)
+            if output_bias:
+                nn.init.zeros_(self.to_context.linear2.bias)
 
     def attention(self, class_features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Scores of each class over the tokens, (B, C, P): softmax over the patches, or a sigmoid gate

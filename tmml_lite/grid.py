@@ -73,6 +73,8 @@ METHODS = {spec.name: spec for spec in [
                "CTP on the pooled feature with a class-dependent gate, not on patch tokens"),
     MethodSpec("CTP random init", _tmml(use_tft=False, ctp_zero_init=False), COCOOP_CONFIG,
                "CTP whose output layer starts random, as CoCoOp's meta-net"),
+    MethodSpec("CTP no bias", _tmml(use_tft=False, ctp_output_bias=False), COCOOP_CONFIG,
+               "CTP without the output bias: no constant context offset, every shift from the image"),
     MethodSpec("TMML alpha 0.03", _tmml(tft_ratio=0.03), COCOOP_CONFIG, "TFT residual weight 0.03"),
     MethodSpec("TMML alpha 0.3", _tmml(tft_ratio=0.3), COCOOP_CONFIG, "TFT residual weight 0.3"),
     MethodSpec("TMML + symmetric", _tmml(symmetric=1.0), COCOOP_CONFIG,
@@ -81,8 +83,8 @@ METHODS = {spec.name: spec for spec in [
                "loss + pull of the class texts towards the hand-written prompts"),
 ]}
 BOOK_METHODS = ("zero-shot", "CoOp", "CoCoOp", "TMML")
-ABLATIONS = ("CoOp (batch 4)", "CTP", "TFT", "TMML", "CTP global", "CTP random init", "TMML alpha 0.03",
-             "TMML alpha 0.3", "TMML + symmetric", "TMML + consistency")
+ABLATIONS = ("CoOp (batch 4)", "CTP", "TFT", "TMML", "CTP global", "CTP random init", "CTP no bias",
+             "TMML alpha 0.03", "TMML alpha 0.3", "TMML + symmetric", "TMML + consistency")
 
 
 # The papers train every learner with SGD at lr 0.002 on ViT-B/16 (CoOp, CoCoOp); the tiny recipes above use

@@ -39,16 +39,17 @@ class TMML(CoOp):
             ablation).
         ctp_zero_init: CTP's output layer starts at zero (training starts from CoOp's prompt); False: random,
             as CoCoOp's meta-net.
+        ctp_output_bias: CTP's output layer has a bias (a constant context offset it can learn).
         tft_ratio: alpha, the weight of TFT's residual.
         symmetric, consistency: weights of the optional loss terms (see `contrastive_loss`).
         class_chunk: classes per text-encoder pass (B x class_chunk prompts).
     """
 
-    compatibility_keys = CoOp.compatibility_keys + ("use_ctp", "use_tft", "ctp_source")
+    compatibility_keys = CoOp.compatibility_keys + ("use_ctp", "use_tft", "ctp_source", "ctp_output_bias")
 
     def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = "a photo of a",
                  use_ctp: bool = True, use_tft: bool = True, ctp_source: str = "patches", ctp_zero_init: bool = True,
-                 tft_ratio: float = 0.1,
+                 ctp_output_bias: bool = True, tft_ratio: float = 0.1,
                  symmetric: float = 0.0, consistency: float = 0.0, class_chunk: int = 16, truncate: bool = True,
                  seed: int | None = 0):
         super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, class_specific=False,
@@ -56,11 +57,12 @@ class TMML(CoOp):
         if class_chunk < 1:
             raise ValueError(f"class_chunk must be >= 1, got {class_chunk}")
         self.use_ctp, self.use_tft, self.ctp_source = use_ctp, use_tft, ctp_source if use_ctp else None
+        self.ctp_output_bias = ctp_output_bias if use_ctp else None
         self.symmetric, self.consistency, self.class_chunk = symmetric, consistency, class_chunk
         device = self.ctx.device
         with seeded(seed):
-            self.ctp = (ClassAwarePrompt(self.image_dim, self.ctx_width, ctp_source, zero_init=ctp_zero_init)
-                        .to(device) if use_ctp else None)
+            self.ctp = (ClassAwarePrompt(self.image_dim, self.ctx_width, ctp_source, zero_init=ctp_zero_init,
+                                         output_bias=ctp_output_bias).to(device) if use_ctp else None)
             self.tft = TextGuidedFeatureTuning(self.image_dim, tft_ratio).to(device) if use_tft else None
 
     def set_classnames(self, classnames) -> None:
@@ -72,7 +74,8 @@ class TMML(CoOp):
 
     def metadata(self) -> dict:
         return {**super().metadata(), "use_ctp": self.use_ctp, "use_tft": self.use_tft,
-                "ctp_source": self.ctp_source, "tft_ratio": self.tft.ratio if self.tft else None}
+                "ctp_source": self.ctp_source, "ctp_output_bias": self.ctp_output_bias,
+                "tft_ratio": self.tft.ratio if self.tft else None}
 
     # --- image side ---------------------------------------------------------------------------------------
 
