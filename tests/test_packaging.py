@@ -172,3 +172,15 @@ def test_jupyter_book_stays_below_2():
 def test_package_data_ships_the_checkpoint():
     data = load_pyproject()["tool"]["setuptools"]["package-data"]["tmml_lite"]
     assert "assets/*.safetensors" in data and "assets/*.json" in data
+
+
+def test_every_notebook_has_its_colab_badge_and_a_readme_link():
+    """The badge in a chapter's first cell and the README's list open that very notebook in Colab."""
+    import json
+    root = Path(__file__).parents[1]
+    readme = (root / "README.md").read_text()
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        url = f"https://colab.research.google.com/github/tmml-lite/tmml_lite/blob/main/notebooks/{path.name}"
+        first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+        assert url in first, f"{path.name}: no Colab badge for itself in its first cell"
+        assert url in readme, f"README.md has no Colab link to {path.name}"
