@@ -23,7 +23,8 @@ or corrupted. ...")``. A test bypasses only the md5 part, keeping the existence 
 
 (or, in the registry, a flag that does the same for a subclass). Note also that
 ``Flowers102.classes`` is a fixed class attribute with all 102 names; the stand-in uses labels
-0..n_classes-1, so ``make_standin`` returns ``Flowers102.classes[:n_classes]``.
+0..n_classes-1, so ``make_standin`` returns ``Flowers102.classes[:n_classes]`` (the registry reports all
+102 names, so its tests write a stand-in with n_classes=102).
 
 Flowers102 and StanfordCars need scipy (the .mat files), both here and in torchvision.
 """

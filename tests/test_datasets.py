@@ -24,6 +24,8 @@ def readable(name: str, standin_names: list[str]) -> list[str]:
         return [n.lower() for n in standin_names]
     if name == "caltech101":  # Faces_easy is dropped, as in CoOp
         return [datasets.CALTECH_NAMES.get(n, n.replace("_", " ")) for n in standin_names if n != "Faces_easy"]
+    if name == "flowers102":  # torchvision writes "pink-yellow dahlia?"
+        return [n.rstrip("?") for n in standin_names]
     if name == "sun397":
         return [" ".join(p.replace("_", " ") for p in reversed(n.split("/"))) for n in standin_names]
     return [n.replace("_", " ") for n in standin_names]
@@ -37,6 +39,8 @@ def standin(tmp_path, monkeypatch):
     monkeypatch.setenv("TMML_DATA", str(tmp_path))
 
     def make(name, **kwargs):
+        if name == "flowers102":  # the reader names all 102 flowers, so every split must hold all of them
+            kwargs.setdefault("n_classes", len(torchvision.datasets.Flowers102.classes))
         return standin_data.make_standin(name, tmp_path, per_class=PER_CLASS, **kwargs)
     return make
 

@@ -1,3 +1,5 @@
+import csv
+
 import pytest
 
 from tmml_lite import grid
@@ -56,3 +58,26 @@ def test_the_bench_command_runs_resumes_and_merges(tmp_path, capsys):
     assert [(r["method"], r["seed"]) for r in grid.read_rows(results)] == [("zero-shot", 2)]  # every 2nd cell
     main(["merge", str(results), "--out", str(tmp_path / "table.md")])
     assert "| zero-shot |" in capsys.readouterr().out and (tmp_path / "table.md").exists()
+
+
+def test_compare_tells_whether_a_regenerated_grid_or_checkpoint_equals_the_committed_one(tmp_path, capsys):
+    """`compare` is how the README checks that `make bench` and `make pretrain` reproduce the committed files."""
+    from tmml_lite.__main__ import main
+    from tmml_lite.backbone import TINY_CHECKPOINT
+    from tmml_lite.checkpoint import load_tensors, save_tensors
+    rows = grid.read_rows(grid.BENCHMARK_RESULTS)
+    copy, changed = tmp_path / "copy.csv", tmp_path / "changed.csv"
+    with copy.open("w", newline="") as f:
+        writer = csv.DictWriter(f, grid.FIELDS)
+        writer.writeheader()
+        writer.writerows({**r, "seconds": 0.0} for r in rows)  # run times may differ, results may not
+    changed.write_text(copy.read_text().replace(f",{rows[0]['new']},", f",{rows[0]['new'] + 1},", 1))
+    assert main(["compare", str(copy), str(grid.BENCHMARK_RESULTS)]) == 0
+    assert main(["compare", str(changed), str(grid.BENCHMARK_RESULTS)]) == 1
+    tensors = load_tensors(TINY_CHECKPOINT)
+    save_tensors(tmp_path / "same.safetensors", tensors)
+    tensors["logit_scale"] = tensors["logit_scale"] + 1
+    save_tensors(tmp_path / "other.safetensors", tensors)
+    assert main(["compare", str(tmp_path / "same.safetensors"), str(TINY_CHECKPOINT)]) == 0
+    assert main(["compare", str(tmp_path / "other.safetensors"), str(TINY_CHECKPOINT)]) == 1
+    assert "differs: logit_scale" in capsys.readouterr().out

@@ -5,7 +5,7 @@ import torch
 
 import tmml_lite as tl
 from tmml_lite import backbone as bb
-from tmml_lite import world, zeroshot
+from tmml_lite import zeroshot
 
 STATED = json.loads(bb.TINY_CHECKPOINT.with_suffix(".zeroshot.json").read_text())
 

@@ -1,5 +1,5 @@
-"""Command line: `python -m tmml_lite pretrain | zeroshot | bench | merge | bench-world | bench-speed | bench-cost`
-(see `--help`)."""
+"""Command line: `python -m tmml_lite pretrain | zeroshot | bench | merge | compare | bench-world | bench-speed |
+bench-cost` (see `--help`)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ def main(argv=None) -> int:
     m = sub.add_parser("merge", help="summary table (Markdown) of one or more result CSVs")
     m.add_argument("results", nargs="+", help="CSV files written by `bench`")
     m.add_argument("--out", default=None, help="also write the table to this file")
+    q = sub.add_parser("compare", help="do two files hold the same numbers? result CSVs of `bench` (Base and "
+                                       "New of every cell) or safetensors checkpoints (every tensor)")
+    q.add_argument("a", help="a regenerated file, e.g. results/ablation.csv or runs/TinyCLIP-P8.safetensors")
+    q.add_argument("b", help="the file to compare with, e.g. tmml_lite/assets/ablation.csv")
     c = sub.add_parser("bench-cost", help="time and peak memory of a training step against the number of "
                                           "classes, for CoCoOp and TMML")
     c.add_argument("--model", default=None, help="open_clip model name (default: the profile's)")
@@ -73,6 +77,19 @@ def main(argv=None) -> int:
         print(table)
         if args.out:
             Path(args.out).write_text(table + "\n")
+    if args.command == "compare":
+        if args.a.endswith(".safetensors"):
+            from .checkpoint import differing_tensors, load_tensors
+            differ, total = differing_tensors(args.a, args.b), len(load_tensors(args.b))
+            print(f"{total - len(differ)} of {total} tensors of {args.b} are equal in {args.a}")
+        else:
+            from .grid import differing_cells, read_rows
+            reference = read_rows(args.b)
+            differ, total = differing_cells(read_rows(args.a), reference), len(reference)
+            print(f"{total - len(differ)} of {total} cells of {args.b} have the same Base and New in {args.a}")
+        for item in differ[:20]:
+            print("  differs:", item)
+        return 1 if differ else 0
     if args.command == "bench-cost":
         import torch
         from .backbone import load_clip

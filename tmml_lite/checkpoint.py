@@ -54,6 +54,14 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         raise _unreadable(path, e) from e
 
 
+def differing_tensors(path_a: str | Path, path_b: str | Path) -> list[str]:
+    """Names of the tensors that are not equal (missing, another shape or another value) in two safetensors
+    files, sorted; the files' header metadata is not compared."""
+    a, b = load_tensors(path_a), load_tensors(path_b)
+    return sorted(name for name in set(a) | set(b)
+                  if name not in a or name not in b or not torch.equal(a[name], b[name]))
+
+
 def load_metadata(path: str | Path) -> dict[str, str]:
     """The string metadata in a safetensors file's header (empty if none); reads only the header."""
     path = Path(path)

@@ -178,11 +178,9 @@ def image_batches(images, preprocess, batch_size: int = 256, device="cpu", num_w
     options = loader_options(device)
     if num_workers is not None:
         options["num_workers"] = num_workers
-    if isinstance(images, np.ndarray) and options["num_workers"] == 0:  # in memory already: no DataLoader
-        for start in range(0, len(images), batch_size):
-            yield preprocess_images(images[start:start + batch_size], preprocess).to(device)
-        return
+    # a DataLoader draws its workers' base seed from torch's global RNG unless given a generator: with its own,
+    # encoding images leaves the RNG that training (and a resumed run) depends on untouched
     loader = torch.utils.data.DataLoader(PreprocessedImages(images, preprocess), batch_size=batch_size,
-                                         shuffle=False, **options)
+                                         shuffle=False, generator=torch.Generator(), **options)
     for batch in loader:
         yield batch.to(device, non_blocking=options["pin_memory"])

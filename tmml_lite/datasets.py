@@ -88,8 +88,8 @@ def _per_class_split(labels: np.ndarray, fractions: tuple[float, ...], seed: int
     return [np.asarray(p, dtype=np.int64) for p in parts]
 
 
-def _whole(dataset, labels=None) -> tuple[ImageList, np.ndarray]:
-    labels = labels_of(dataset) if labels is None else labels
+def _whole(dataset) -> tuple[ImageList, np.ndarray]:
+    labels = labels_of(dataset)
     return ImageList(dataset, np.arange(len(labels))), labels
 
 
@@ -160,9 +160,7 @@ def _flowers(root: Path, download: bool):
     names = getattr(Flowers102, "classes", None)
     if names is None:
         raise RuntimeError("this torchvision has no Flowers102.classes (the flower names); upgrade torchvision")
-    splits = {s: _whole(ds) for s, ds in parts.items()}
-    n_classes = 1 + max(int(labels.max()) for _, labels in splits.values())  # 102, unless a label file is cut
-    return [n.rstrip("?") for n in names[:n_classes]], splits  # torchvision writes "pink-yellow dahlia?"
+    return [n.rstrip("?") for n in names], {s: _whole(ds) for s, ds in parts.items()}  # "pink-yellow dahlia?"
 
 
 def _food(root: Path, download: bool):

@@ -39,12 +39,8 @@ def class_features_per_image(learner, images: np.ndarray, classnames=None, batch
     if classnames is not None:
         learner.set_classnames(classnames)
     learner.eval()
-    device = learner.ctx.device
-    features = []
-    for start in range(0, len(images), batch_size):
-        batch = data.preprocess_images(images[start:start + batch_size], learner.preprocess).to(device)
-        features.append(learner.text_features(batch).float().cpu())
-    return torch.cat(features)
+    return torch.cat([learner.text_features(batch).float().cpu()
+                      for batch in data.image_batches(images, learner.preprocess, batch_size, learner.ctx.device)])
 
 
 def _check(features: torch.Tensor) -> torch.Tensor:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+from .backbone import TINY_MODELS
 from .engine import COCOOP_CONFIG, TrainConfig, run_seed
 from .metrics import harmonic_mean
 
@@ -95,7 +96,6 @@ PAPER_LR = 0.002
 
 def recipe(spec: MethodSpec, backbone_name: str) -> TrainConfig:
     """The training recipe of a method for a backbone: `spec.config` for TinyCLIP, the papers' lr otherwise."""
-    from .backbone import TINY_MODELS
     return spec.config if backbone_name in TINY_MODELS else replace(spec.config, lr=PAPER_LR)
 
 
@@ -127,6 +127,13 @@ def read_rows(*paths) -> list[dict]:
 
 def _key(row: dict) -> tuple:
     return row["method"], row["task"], int(row["seed"]), int(row["shots"]), row["backbone"]
+
+
+def differing_cells(rows: list[dict], reference: list[dict]) -> list[tuple]:
+    """The (method, task, seed, shots, backbone) cells of `reference` that `rows` lacks or gives another Base
+    or New (the run time may differ), sorted."""
+    mine = {_key(r): (r["base"], r["new"]) for r in rows}
+    return sorted(_key(r) for r in reference if mine.get(_key(r)) != (r["base"], r["new"]))
 
 
 def grid_cells(methods, tasks, seeds, shard: tuple[int, int] = (1, 1)) -> list[tuple[str, str, int]]:

@@ -104,6 +104,20 @@ def class_feature_map(points, n_images: int, classnames, ax=None, title=None):
     return ax
 
 
+def method_bars(ax, groups, values: dict, errors: dict | None = None, width: float = 0.8, rotation: float = 0):
+    """Grouped bars, the book's way of comparing methods: for each group (a task, or Base / New / H) one bar
+    per method, in that method's colour. values: {method: one number per group}; errors: the same for error
+    bars (e.g. the std over seeds), or None; rotation: of the group labels, in degrees. Returns `ax`."""
+    x = np.arange(len(groups))
+    bar = width / len(values)
+    for k, (method, heights) in enumerate(values.items()):
+        ax.bar(x + (k - (len(values) - 1) / 2) * bar, heights, bar,
+               yerr=None if errors is None else errors[method], color=METHOD_COLORS.get(method, "#8c8c8c"),
+               label=method)
+    ax.set_xticks(x, groups, rotation=rotation)
+    return ax
+
+
 def attention_grid(images, attention, classnames, true_labels=None, size: float = 1.3, title=None):
     """Where each class looks: one row per image, the image and then one panel per class with that class's
     attention over the patches (B, C, P), P = g * g, upsampled and laid over the image. Returns the figure."""
