@@ -1,3 +1,6 @@
+import os
+import socket
+
 import open_clip
 import pytest
 import torch
@@ -63,3 +66,69 @@ def test_vit_b16_random_weights_through_the_same_loader():
         ours = PromptTextEncoder(model).encode_tokens(tokens)
     assert image_features.shape == text_features.shape == (1, 512)
     torch.testing.assert_close(ours, text_features, atol=1e-5, rtol=1e-5)
+
+
+# --- the full profile's pretrained weights: QuickGELU, the local cache, a clear error offline -------------------
+
+def activations(model) -> set[str]:
+    """The class names of the activation modules in the MLPs of both towers."""
+    return {type(m).__name__ for m in model.modules() if type(m).__name__ in ("GELU", "QuickGELU")}
+
+
+def block_sockets(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network is unreachable (sockets blocked by the test)")
+    for target, name in ((socket.socket, "connect"), (socket.socket, "connect_ex"), (socket, "create_connection"),
+                         (socket, "getaddrinfo")):
+        monkeypatch.setattr(target, name, refuse)
+
+
+def standin_hub_cache(root, repo_id="timm/vit_base_patch16_clip_224.openai",
+                      filename="open_clip_model.safetensors"):
+    """A Hugging Face cache in the layout huggingface_hub writes (refs/main -> snapshots/<commit>/<file>),
+    holding a stand-in weights file; returns its path."""
+    folder = root / ("models--" + repo_id.replace("/", "--"))
+    commit = "0" * 40
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text(commit)
+    path = folder / "snapshots" / commit / filename
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"stand-in")
+    return path
+
+
+def test_openai_weights_build_quick_gelu_and_load_from_the_cache_offline(tmp_path, monkeypatch, recwarn):
+    import huggingface_hub.constants
+    import open_clip.factory
+    cached = standin_hub_cache(tmp_path)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    block_sockets(monkeypatch)
+    loaded = []  # open_clip's loader gets the cached file; a random ViT-B-16 stays random (no 600 MB stand-in)
+    monkeypatch.setattr(open_clip.factory, "load_checkpoint", lambda model, path, **kw: loaded.append(path) or {})
+    model = load_clip("ViT-B-16", pretrained="openai", profile="full").model
+    assert [os.path.realpath(p) for p in loaded] == [os.path.realpath(cached)]
+    assert activations(model) == {"QuickGELU"}
+    assert not [w for w in recwarn if "QuickGELU" in str(w.message)]
+
+
+def test_random_weights_keep_the_config_activation(vit_b16_random):
+    assert activations(vit_b16_random.model) == {"GELU"}
+    assert activations(load_clip("ViT-B-16-quickgelu", pretrained=None, profile="full").model) == {"QuickGELU"}
+
+
+def test_weights_are_taken_from_the_cache_or_downloaded_only_when_the_hub_answers(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(backbone, "reachable", lambda url, timeout=5.0: True)
+    assert backbone.check_weights_available("ViT-B-16", "openai") == "download"
+    monkeypatch.setattr(backbone, "reachable", lambda url, timeout=5.0: False)
+    with pytest.raises(backbone.WeightsUnavailableError, match="TMML_PROFILE=tiny"):
+        backbone.check_weights_available("ViT-B-16", "openai")
+    standin_hub_cache(tmp_path, filename="open_clip_pytorch_model.bin")  # the older file name counts too
+    assert backbone.check_weights_available("ViT-B-16", "openai") == "cache"
+
+
+def test_an_unknown_pretrained_tag_lists_the_known_tags():
+    with pytest.raises(ValueError) as err:
+        load_clip("ViT-B-16", pretrained="opneai", profile="full")
+    assert "'opneai'" in str(err.value) and "openai" in str(err.value) and "laion2b_s34b_b88k" in str(err.value)

@@ -24,3 +24,32 @@ def test_tiny_profile_opens_no_socket():
                             env={**__import__("os").environ, "TMML_PROFILE": "tiny"}, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ok" in result.stdout
+
+
+def test_full_profile_without_cached_weights_fails_fast_offline_and_says_what_to_do(tmp_path):
+    code = textwrap.dedent("""
+        import socket, time
+        def refuse(*args, **kwargs):
+            raise OSError("network is unreachable")
+        socket.socket.connect = refuse
+        socket.socket.connect_ex = refuse
+        socket.create_connection = refuse
+        socket.getaddrinfo = refuse
+        import tmml_lite
+        start = time.perf_counter()
+        try:
+            tmml_lite.load_clip()
+        except tmml_lite.backbone.WeightsUnavailableError as error:
+            print(f"seconds {time.perf_counter() - start:.2f}")
+            print(error)
+    """)
+    env = {**__import__("os").environ, "TMML_PROFILE": "full", "HF_HOME": str(tmp_path / "hf")}
+    env.pop("HF_HUB_CACHE", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    first, message = result.stdout.split("\n", 1)
+    assert float(first.split()[1]) < 10, first
+    for needed in ("ViT-B-16", "'openai'", str(tmp_path / "hf" / "hub"), "models--timm--vit_base_patch16_clip_224",
+                   "machine with internet", "open_clip.create_model('ViT-B-16', pretrained='openai')",
+                   "TMML_PROFILE=tiny"):
+        assert needed in message, (needed, message)

@@ -12,11 +12,13 @@ so `open_clip.create_model("TinyCLIP-P4")` works like any other model name.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import open_clip
 import torch
+from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
 from torchvision import transforms
 
 from .checkpoint import load_metadata
@@ -121,13 +123,128 @@ def load_clip(model_name: str | None = None, pretrained: str | None = "default",
                              f"(e.g. 'ViT-B-16' with pretrained='openai')")
         if pretrained == "default":
             pretrained = FULL_PRETRAINED if model_name == FULL_MODEL else None
-        model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained)
-        backbone = Backbone(model, preprocess, open_clip.get_tokenizer(model_name), model_name, pretrained)
+        backbone = _create_open_clip(model_name, pretrained)
     check_spliceable(backbone.model, model_name)
     model = backbone.model.eval().requires_grad_(False)
     if device is not None:
         model.to(device)
     return backbone
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights that are neither in open_clip's local cache nor downloadable from here."""
+
+
+def _create_open_clip(model_name: str, pretrained: str | None) -> Backbone:
+    """An open_clip CLIP with the activation its weights were trained with, weights from the cache when there."""
+    quick_gelu, offline = False, False
+    if pretrained is not None and not Path(pretrained).is_file():  # open_clip also takes a weights file
+        tag = open_clip.get_pretrained_cfg(model_name, pretrained)
+        if not tag:
+            known = open_clip.list_pretrained_tags_by_model(model_name)
+            raise ValueError(f"open_clip knows no pretrained tag {pretrained!r} for {model_name}; its tags: "
+                             f"{', '.join(known) if known else 'none (use pretrained=None for random weights)'}")
+        # OpenAI's checkpoints (and a few others) were trained with QuickGELU, but a config such as ViT-B-16
+        # uses nn.GELU and open_clip only warns about the mismatch: follow the tag, never the warning.
+        quick_gelu = bool(tag.get("quick_gelu", False))
+        offline = check_weights_available(model_name, pretrained) == "cache"
+    with _hub_offline(offline):
+        model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained,
+                                                                     force_quick_gelu=quick_gelu)
+    return Backbone(model, preprocess, open_clip.get_tokenizer(model_name), model_name, pretrained)
+
+
+def _hub_repo(model_name: str, pretrained: str) -> tuple[str, str] | None:
+    """(repo id, file name or "") of a tag on the Hugging Face hub, which open_clip prefers when it has one."""
+    hub = open_clip.get_pretrained_cfg(model_name, pretrained).get("hf_hub")
+    return os.path.split(hub) if hub and open_clip.pretrained.has_hf_hub() else None
+
+
+def _weights_source(model_name: str, pretrained: str) -> tuple[str, Path]:
+    """Where open_clip downloads the weights of a pretrained tag from, and the cache folder it keeps them in."""
+    hub = _hub_repo(model_name, pretrained)
+    if hub:
+        from huggingface_hub import constants
+        folder = Path(constants.HF_HUB_CACHE) / f"models--{hub[0].replace('/', '--')}"
+        return f"{constants.ENDPOINT}/{hub[0]}", folder
+    return open_clip.get_pretrained_url(model_name, pretrained), Path("~/.cache/clip").expanduser()
+
+
+def cached_weights(model_name: str, pretrained: str) -> Path | None:
+    """The weights file of an open_clip pretrained tag in the local cache (where open_clip looks), or None."""
+    hub = _hub_repo(model_name, pretrained)
+    if hub:
+        from huggingface_hub import try_to_load_from_cache
+        repo_id, filename = hub
+        for name in [filename] if filename else [HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME]:  # open_clip's order
+            path = try_to_load_from_cache(repo_id, name)
+            if isinstance(path, str):
+                return Path(path)
+        return None
+    url, folder = _weights_source(model_name, pretrained)
+    path = folder / os.path.basename(url)
+    return path if path.is_file() else None
+
+
+def reachable(url: str, timeout: float = 5.0) -> bool:
+    """Does `url` answer within `timeout` seconds (any HTTP status counts; proxies from the environment apply)?"""
+    import threading
+    import urllib.error
+    import urllib.request
+    answer = []
+
+    def probe():
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+            answer.append(True)
+        except urllib.error.HTTPError:
+            answer.append(True)  # the server answered, with an error status
+        except Exception:  # noqa: BLE001 - no route, no DNS, refused, timed out: all mean unreachable
+            answer.append(False)
+    # a thread, because name resolution ignores the socket timeout and can hang much longer
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answer and answer[0])
+
+
+def check_weights_available(model_name: str, pretrained: str, timeout: float = 5.0) -> str:
+    """"cache" if the weights of the tag are in open_clip's local cache, "download" if their source answers
+    within `timeout`; otherwise raise WeightsUnavailableError, before open_clip's own retries (a minute)."""
+    if cached_weights(model_name, pretrained) is not None:
+        return "cache"
+    from huggingface_hub import constants
+    source, folder = _weights_source(model_name, pretrained)
+    if not constants.HF_HUB_OFFLINE and reachable(source, timeout):
+        return "download"
+    if _hub_repo(model_name, pretrained):
+        where = (f"the Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, by default ~/.cache/huggingface/hub), "
+                 f"in its folder {folder.name}")
+    else:
+        where = f"{folder} (open_clip's cache for downloads by URL)"
+    raise WeightsUnavailableError(
+        f"{model_name} with pretrained={pretrained!r} needs weights that are not in open_clip's local cache, "
+        f"and {source} cannot be reached from this machine{' (HF_HUB_OFFLINE is set)' * constants.HF_HUB_OFFLINE}.\n"
+        f"open_clip keeps these weights in {where}; here that is {folder}.\n"
+        f"To fill it, run on a machine with internet\n"
+        f"    python -c \"import open_clip; open_clip.create_model({model_name!r}, pretrained={pretrained!r})\"\n"
+        f"then copy {folder.name} from that machine's cache into {folder.parent} here (or set HF_HOME to a copy of "
+        f"that machine's Hugging Face folder).\n"
+        f"Without these weights, TMML_PROFILE=tiny runs everything offline on the CPU with TinyCLIP, which ships "
+        f"with the package.")
+
+
+@contextmanager
+def _hub_offline(offline: bool):
+    """Let the Hugging Face hub read only its local cache while open_clip loads weights found there: offline,
+    a lookup of a file the cache lacks (open_clip tries safetensors first) would otherwise retry for a minute."""
+    from huggingface_hub import constants
+    previous = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = previous or offline
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = previous
 
 
 def encode_image_tokens(model, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
