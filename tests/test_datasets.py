@@ -1,4 +1,5 @@
 """The registry of real datasets, on stand-in data written in each dataset's on-disk format (no network)."""
+import json
 import socket
 
 import numpy as np
@@ -123,3 +124,74 @@ def test_base_to_new_on_a_real_dataset_format_trains_and_evaluates(standin, tiny
         assert 0 <= evaluate(learner, subset) <= 100
     assert data.task_templates("eurosat") == ["a centered satellite photo of {}."]
     assert 0 <= zeroshot_accuracy(tiny, "eurosat") <= 100
+
+
+# --- CoOp's split files -----------------------------------------------------------------------------------
+
+def coop_split_content(name: str, root, seed: int = 0) -> dict:
+    """A CoOp-format split of a stand-in with class folders, as CoOp writes it ({"train" | "val" | "test":
+    [[path relative to the image folder, label, class name], ...]}, underscores in the names): a shuffled
+    part of the images in each list, some images in none, so only an exact reading reproduces it."""
+    images = root / datasets.get_dataset(name).folder / datasets.COOP_SPLIT_FILES[name][1]
+    names = datasets.classnames(name, download=False)  # ours, in label order = sorted class folders
+    files = sorted(p.relative_to(images) for p in images.rglob("*.jpg"))
+    folders = sorted({str(f.parent) for f in files})
+    rng = np.random.default_rng(seed)
+    entries = [[str(f), folders.index(str(f.parent)), names[folders.index(str(f.parent))].replace(" ", "_")]
+               for f in files]
+    order = rng.permutation(len(entries))
+    return {"train": [entries[i] for i in order[0::4]], "val": [entries[i] for i in order[1::4]],
+            "test": [entries[i] for i in order[2::4]]}  # order[3::4]: in no list
+
+
+def write_json(path, content):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content))
+    return path
+
+
+@pytest.mark.parametrize("name", ["eurosat", "dtd", "sun397"])  # three image-folder layouts
+def test_coop_split_files_are_used_exactly(name, standin, tmp_path):
+    standin(name)
+    assert datasets.split_file(name) is None
+    content = coop_split_content(name, tmp_path)
+    path = write_json(tmp_path / datasets.get_dataset(name).folder / datasets.COOP_SPLIT_FILES[name][0], content)
+    assert datasets.split_file(name) == path
+    names, splits = datasets.load(name, download=False)
+    images = (tmp_path / datasets.get_dataset(name).folder / datasets.COOP_SPLIT_FILES[name][1]).resolve()
+    for split, (image_list, labels) in splits.items():
+        listed = [image_list.dataset.paths[i] for i in image_list.indices]
+        assert listed == [images / rel for rel, _, _ in content[split]]
+        assert labels.tolist() == [label for _, label, _ in content[split]]
+        assert isinstance(image_list[0], Image.Image)
+    coop_names = {label: cname for s in content.values() for _, label, cname in s}
+    assert names == [coop_names[k].replace("_", " ") for k in range(len(names))]
+
+
+def test_a_coop_split_file_in_the_folder_named_by_tmml_splits_is_used(standin, tmp_path, monkeypatch):
+    standin("eurosat")
+    content = coop_split_content("eurosat", tmp_path)
+    path = write_json(tmp_path / "coop_splits" / "split_zhou_EuroSAT.json", content)
+    monkeypatch.setenv("TMML_SPLITS", str(tmp_path / "coop_splits"))
+    assert datasets.split_file("eurosat") == path
+    assert len(datasets.load_split("eurosat", "test", download=False)[1]) == len(content["test"])
+    assert datasets.split_file("fgvc_aircraft") is None  # CoOp uses Aircraft's own split
+
+
+def test_a_split_file_with_a_missing_image_names_the_file_and_the_folder(standin, tmp_path):
+    standin("eurosat")
+    content = coop_split_content("eurosat", tmp_path)
+    content["val"].insert(1, ["Forest/Forest_999.jpg", 1, "Forest"])
+    write_json(tmp_path / "eurosat" / "split_zhou_EuroSAT.json", content)
+    with pytest.raises(datasets.DatasetNotFoundError) as error:
+        datasets.load("eurosat", download=False)
+    assert "Forest/Forest_999.jpg" in str(error.value) and str(tmp_path / "eurosat" / "2750") in str(error.value)
+
+
+def test_a_split_file_of_another_dataset_is_refused_with_both_sizes(standin, tmp_path):
+    standin("eurosat")
+    textures = ["banded", "blotchy", "braided", "bubbly", "bumpy", "chequered"]
+    content = {s: [[f"{c}/{c}_0001.jpg", k, c] for k, c in enumerate(textures)] for s in datasets.SPLITS}
+    write_json(tmp_path / "eurosat" / "split_zhou_EuroSAT.json", content)
+    with pytest.raises(ValueError, match="names 6 classes and the dataset .* has 4, 0 of them in common"):
+        datasets.load("eurosat", download=False)

@@ -8,11 +8,13 @@
 archive's MD5 and skips the download when the files are already there) or a manual step is needed, and the
 prompt template CoOp uses for it.
 
-Splits. Where a dataset has an official train / val / test split, we use it. Where it has no validation split,
-20 % of each class of the training split becomes val. Where it has no split at all (EuroSAT, Caltech101,
-SUN397), each class is split 50 / 20 / 30 % with a fixed seed. This follows the proportions of CoOp's split
-files, not the files themselves (they are downloads of their own), so our numbers on these three datasets are
-comparable to the papers' in protocol, not image for image. ImageNet's val split is its test set, as in CoOp.
+Splits. When CoOp's split file (`split_zhou_<Dataset>.json`, see `COOP_SPLIT_FILES`) lies in the dataset's
+folder or in the folder $TMML_SPLITS, its train / val / test lists and CoOp's class names are used exactly:
+the papers' splits, image for image. Otherwise: where a dataset has an official train / val / test split, we
+use it. Where it has no validation split, 20 % of each class of the training split becomes val. Where it has
+no split at all (EuroSAT, Caltech101, SUN397), each class is split 50 / 20 / 30 % with a fixed seed: the
+proportions of CoOp's split files, not the files themselves, so comparable in protocol, not image for image.
+ImageNet's val split is its test set, as in CoOp. `split_file(name)` says which applies.
 """
 
 from __future__ import annotations
@@ -241,6 +243,92 @@ DATASETS = {spec.name: spec for spec in [
 ]}
 
 
+# ---------------------------------------------------------------------------------------------------------
+# CoOp's split files: {"train" | "val" | "test": [[path relative to the image folder, label, class name], ...]}.
+# CoOp's repository (DATASETS.md) links them; FGVC Aircraft and ImageNet have none (CoOp uses their own splits).
+
+COOP_SPLIT_FILES = {  # dataset -> (CoOp's file name, the folder its paths are relative to, under our folder)
+    "eurosat": ("split_zhou_EuroSAT.json", "2750"),
+    "dtd": ("split_zhou_DescribableTextures.json", "dtd/images"),
+    "oxford_pets": ("split_zhou_OxfordPets.json", "images"),
+    "flowers102": ("split_zhou_OxfordFlowers.json", "jpg"),
+    "food101": ("split_zhou_Food101.json", "images"),
+    "stanford_cars": ("split_zhou_StanfordCars.json", "."),
+    "caltech101": ("split_zhou_Caltech101.json", "101_ObjectCategories"),
+    "sun397": ("split_zhou_SUN397.json", "."),
+}
+
+
+def split_file(name: str, root: str | Path | None = None) -> Path | None:
+    """CoOp's split file for dataset `name` if there is one in $TMML_SPLITS or in the dataset's folder, else
+    None (then the splits are ours, see the module's docstring)."""
+    spec = get_dataset(name)
+    if name not in COOP_SPLIT_FILES:
+        return None
+    root = Path(root).expanduser() if root is not None else data_root()
+    folders = [Path(os.environ["TMML_SPLITS"]).expanduser()] if os.environ.get("TMML_SPLITS") else []
+    for folder in folders + [root / spec.folder]:
+        if (folder / COOP_SPLIT_FILES[name][0]).is_file():
+            return folder / COOP_SPLIT_FILES[name][0]
+    return None
+
+
+class ImageFiles:
+    """Images named by path: item i is (PIL image, labels[i]), like a torchvision dataset."""
+
+    def __init__(self, paths: list[Path], labels: np.ndarray):
+        self.paths, self.labels = paths, labels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+        with Image.open(self.paths[i]) as image:
+            return image.convert("RGB"), int(self.labels[i])
+
+
+def _normalized(name: str) -> str:
+    return name.lower().replace("_", " ").rstrip("?").strip()
+
+
+def _coop_splits(spec: DatasetSpec, root: Path, path: Path, names: list[str]) -> tuple[list[str], dict]:
+    """CoOp's class names and {split: (ImageList, labels)} exactly as listed in its split file `path`; `names`
+    are the dataset's own class names, to refuse a file made for another dataset."""
+    import json
+    content = json.loads(path.read_text())
+    missing_keys = [s for s in SPLITS if s not in content]
+    if missing_keys:
+        raise ValueError(f"{path} is not a CoOp split file: it has no {missing_keys[0]!r} list "
+                         f"(expected {{'train': [[path, label, class name], ...], 'val': ..., 'test': ...}})")
+    label_names = {}
+    for split in SPLITS:
+        for _, label, classname in content[split]:
+            if label_names.setdefault(int(label), classname) != classname:
+                raise ValueError(f"{path} gives label {label} two class names: "
+                                 f"{label_names[int(label)]!r} and {classname!r}")
+    if sorted(label_names) != list(range(len(label_names))):
+        raise ValueError(f"{path}: labels must be 0..{len(label_names) - 1}, got {sorted(label_names)[:5]}...")
+    coop_names = [label_names[k].replace("_", " ") for k in range(len(label_names))]  # as CoOp's prompts do
+    if {_normalized(n) for n in coop_names} != {_normalized(n) for n in names}:
+        common = len({_normalized(n) for n in coop_names} & {_normalized(n) for n in names})
+        raise ValueError(f"{path} is not a split file of {spec.title}: it names {len(coop_names)} classes and "
+                         f"the dataset under {root / spec.folder} has {len(names)}, {common} of them in common. "
+                         f"Use CoOp's {COOP_SPLIT_FILES[spec.name][0]}, or remove the file to use our splits.")
+    images = (root / spec.folder / COOP_SPLIT_FILES[spec.name][1]).resolve()
+    splits = {}
+    for split in SPLITS:
+        files = [images / relative for relative, _, _ in content[split]]
+        absent = next((f for f in files if not f.is_file()), None)
+        if absent is not None:
+            raise DatasetNotFoundError(f"{path} lists {absent.relative_to(images)} ({split}), which is not in "
+                                       f"{images}. Is the split file for this copy of {spec.title}? "
+                                       f"{spec.how_to_get}")
+        labels = np.asarray([label for _, label, _ in content[split]], dtype=np.int64)
+        splits[split] = (ImageList(ImageFiles(files, labels), np.arange(len(files))), labels)
+    return coop_names, splits
+
+
 def get_dataset(name: str) -> DatasetSpec:
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; real datasets: {', '.join(DATASETS)}")
@@ -252,7 +340,7 @@ def is_dataset(name: str) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _loaded(name: str, root: Path, download: bool):
+def _loaded(name: str, root: Path, download: bool, coop_split: Path | None):
     spec = get_dataset(name)
     root.mkdir(parents=True, exist_ok=True)
     try:
@@ -262,6 +350,8 @@ def _loaded(name: str, root: Path, download: bool):
         raise DatasetNotFoundError(f"{spec.title} is missing or incomplete under {root / spec.folder} "
                                    f"({type(e).__name__}: {e}). {spec.how_to_get}{fetch} The data root is "
                                    f"$TMML_DATA (default ~/.cache/tmml_lite/data) or the `root` argument.") from e
+    if coop_split is not None:
+        names, splits = _coop_splits(spec, root, coop_split, names)
     for split, (images, labels) in splits.items():
         missing = sorted(set(range(len(names))) - set(labels.tolist()))
         if missing:
@@ -272,8 +362,10 @@ def _loaded(name: str, root: Path, download: bool):
 
 
 def load(name: str, root: str | Path | None = None, download: bool = True):
-    """(class names, {"train" | "val" | "test": (ImageList, labels)}) of a real dataset, read once per process."""
-    return _loaded(name, Path(root).expanduser() if root is not None else data_root(), bool(download))
+    """(class names, {"train" | "val" | "test": (ImageList, labels)}) of a real dataset, read once per process;
+    CoOp's splits and class names when `split_file(name, root)` finds its split file."""
+    root = Path(root).expanduser() if root is not None else data_root()
+    return _loaded(name, root, bool(download), split_file(name, root))
 
 
 def classnames(name: str, root=None, download: bool = True) -> list[str]:
