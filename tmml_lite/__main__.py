@@ -46,7 +46,10 @@ def main(argv=None) -> int:
                    help="tiny (TinyCLIP) or full (ViT-B-16); default: $TMML_PROFILE, else CUDA -> full")
     m = sub.add_parser("merge", help="summary table (Markdown) of one or more result CSVs")
     m.add_argument("results", nargs="+", help="CSV files written by `bench`")
-    m.add_argument("--out", default=None, help="also write the table to this file")
+    m.add_argument("--out", default=None, help="also write the table(s) to this file")
+    m.add_argument("--papers", action="store_true",
+                   help="also the papers' shape: Base / New / H per dataset and averaged, beside the published "
+                        "ViT-B/16 numbers (always when the results include a real dataset)")
     q = sub.add_parser("compare", help="do two files hold the same numbers? result CSVs of `bench` (Base and "
                                        "New of every cell) or safetensors checkpoints (every tensor)")
     q.add_argument("a", help="a regenerated file, e.g. results/ablation.csv or runs/TinyCLIP-P8.safetensors")
@@ -72,8 +75,14 @@ def main(argv=None) -> int:
         print(markdown_table(summarize_rows(rows), methods=methods))
     if args.command == "merge":
         from pathlib import Path
+        from .datasets import is_dataset
         from .grid import markdown_table, read_rows, summarize_rows
-        table = markdown_table(summarize_rows(read_rows(*args.results)))
+        from .papers import markdown, paper_rows
+        summary = summarize_rows(read_rows(*args.results))
+        table = markdown_table(summary)
+        if args.papers or any(is_dataset(r["task"]) for r in summary):
+            table += ("\n\nBeside the papers (ViT-B/16, their average over 11 datasets; papers.py names the "
+                      "sources):\n\n" + markdown(paper_rows(summary)))
         print(table)
         if args.out:
             Path(args.out).write_text(table + "\n")
