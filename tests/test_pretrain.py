@@ -1,4 +1,9 @@
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import torch
 
@@ -23,6 +28,38 @@ def test_resume_after_a_stop_equals_the_uninterrupted_run(tmp_path):
     a = load_tensors(tmp_path / "straight" / "model.safetensors")
     b = load_tensors(tmp_path / "stopped" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_pretraining_killed_between_the_weight_write_and_the_state_write_resumes_bit_identically(tmp_path):
+    """SIGKILL after step 4's weights and optimizer are written but before its state.json: the resumed run
+    must go back to step 2 (the last committed checkpoint), not mix step-4 weights with a step-2 state."""
+    cfg = dict(steps=4, batch_size=8, warmup=2, save_every=2)
+    killed_dir = tmp_path / "killed"
+    code = textwrap.dedent(f"""
+        import os, signal
+        from tmml_lite import checkpoint
+        from tmml_lite.pretrain import PretrainConfig, pretrain
+        write_json = checkpoint.save_json
+        def save_json(path, obj):
+            if obj.get("step") == 4:  # the tensor files of step 4 are on disk; its state.json is not
+                os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no flush: as if the machine died
+            return write_json(path, obj)
+        checkpoint.save_json = save_json
+        pretrain(PretrainConfig(**{cfg!r}), run_dir={str(killed_dir)!r}, out=None, progress=False)
+    """)
+    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TMML_PROFILE": "tiny"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert (killed_dir / "model.safetensors.next").exists()  # killed after the weight write ...
+    assert json.loads((killed_dir / "state.json").read_text())["step"] == 2  # ... and before the state write
+    resumed = pretrain(PretrainConfig(**cfg), run_dir=killed_dir, out=None, progress=False)
+    straight = pretrain(PretrainConfig(**cfg), run_dir=tmp_path / "straight", out=None, progress=False)
+    assert sorted(p.name for p in killed_dir.iterdir()) == ["model.safetensors", "optimizer.safetensors",
+                                                            "state.json"]
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        a, b = load_tensors(tmp_path / "straight" / name), load_tensors(killed_dir / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    assert resumed["losses"] == straight["losses"] and len(straight["losses"]) == 4
 
 
 def test_resuming_with_another_config_is_refused(tmp_path):

@@ -1,4 +1,5 @@
-"""Atomic, safe checkpoint files: safetensors for tensors, JSON for the rest. No pickle anywhere."""
+"""Atomic, safe checkpoint files: safetensors for tensors, JSON for the rest, no pickle anywhere; and run folders
+whose files are committed together (`save_checkpoint`, `read_checkpoint`), for training and for pretraining."""
 
 from __future__ import annotations
 
@@ -77,6 +78,50 @@ def load_metadata(path: str | Path) -> dict[str, str]:
 def save_json(path: str | Path, obj) -> None:
     """Write JSON atomically."""
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=True)))
+
+
+STATE_FILE = "state.json"
+
+
+def save_checkpoint(run_dir: str | Path, files: dict[str, tuple[dict, dict]], state: dict, counter: str) -> None:
+    """Write one checkpoint of a run folder: safetensors `files`, {name: (tensors, header metadata)}, and
+    state.json holding `state`, whose `state[counter]` numbers the checkpoint (an epoch, a step).
+
+    The files must change together. Each goes to `<name>.next` first, with the number in its header; then
+    state.json, the commit point, names the new number; then the `.next` files are renamed into place. A kill
+    anywhere leaves a folder that `read_checkpoint` rolls back or forward to one consistent checkpoint."""
+    run_dir, number = Path(run_dir), state[counter]
+    for name, (tensors, metadata) in files.items():
+        save_tensors(run_dir / f"{name}.next", tensors, {**metadata, counter: number})
+    save_json(run_dir / STATE_FILE, state)
+    complete_checkpoint(run_dir, files, counter, number)
+
+
+def complete_checkpoint(run_dir: Path, names, counter: str, number: int) -> None:
+    """Rename the `.next` files of the committed checkpoint `number` into place; delete those of a checkpoint
+    that was never committed."""
+    for name in names:
+        pending = run_dir / f"{name}.next"
+        if pending.exists():
+            if int(load_metadata(pending).get(counter, -1)) == number:
+                os.replace(pending, run_dir / name)
+            else:
+                pending.unlink()
+
+
+def read_checkpoint(run_dir: str | Path, names, counter: str) -> dict | None:
+    """The committed state.json of a run folder written by `save_checkpoint` (None if there is none yet), after
+    finishing the save that a kill interrupted, so that the `names` files belong to it."""
+    run_dir = Path(run_dir)
+    path = run_dir / STATE_FILE
+    if not path.exists():
+        return None
+    try:
+        state = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is corrupt ({e}); delete {run_dir} to start the run again") from e
+    complete_checkpoint(run_dir, names, counter, state[counter])
+    return state
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

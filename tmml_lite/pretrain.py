@@ -2,7 +2,8 @@
 
 Each step draws a fresh batch of (image, caption) pairs from `world.pretraining_batch(seed, step)`, so the data
 is a pure function of the step and a resumed run sees exactly the batches it would have seen.
-Checkpoints (model, optimizer, step, loss history) are written atomically every `save_every` steps.
+Checkpoints (model, optimizer, step, loss history) are written every `save_every` steps and committed together
+(`checkpoint.save_checkpoint`, as training does), so a run killed at any moment resumes to the same weights.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from tqdm.auto import tqdm
 
 from . import world
 from .backbone import TINY_CHECKPOINT, TINY_MODEL, create_tiny
-from .checkpoint import (load_optimizer_tensors, load_tensors, optimizer_tensors, save_json, save_tensors)
+from .checkpoint import (load_optimizer_tensors, load_tensors, optimizer_tensors, read_checkpoint, save_checkpoint,
+                         save_json, save_tensors)
 from .text_encoder import PromptTextEncoder
 
 
@@ -60,6 +62,9 @@ def _lr_factor(step: int, cfg: PretrainConfig) -> float:
     return 0.5 * (1 + math.cos(math.pi * progress))
 
 
+CHECKPOINT_FILES = ("model.safetensors", "optimizer.safetensors")
+
+
 def pretrain(cfg: PretrainConfig = PretrainConfig(), run_dir: str | Path = "runs/pretrain",
              out: str | Path | None = TINY_CHECKPOINT, progress: bool = True, until: int | None = None) -> dict:
     """Train TinyCLIP from scratch (or resume from `run_dir`); write the final weights to `out`.
@@ -80,9 +85,8 @@ def pretrain(cfg: PretrainConfig = PretrainConfig(), run_dir: str | Path = "runs
     run_dir = Path(run_dir)
     log = {"config": asdict(cfg), "losses": [], "seconds": 0.0}
     start = 0
-    if (run_dir / "state.json").exists():  # resume
-        import json
-        state = json.loads((run_dir / "state.json").read_text())
+    state = read_checkpoint(run_dir, CHECKPOINT_FILES, "step")
+    if state is not None:  # resume
         if state["config"] != asdict(cfg):
             raise ValueError(f"{run_dir} holds a run with another config {state['config']}; "
                              f"use another --run-dir or delete it")
@@ -117,10 +121,9 @@ def pretrain(cfg: PretrainConfig = PretrainConfig(), run_dir: str | Path = "runs
                 log["seconds"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 tensors, plain = optimizer_tensors(optimizer)
-                save_tensors(run_dir / "model.safetensors", model.state_dict())
-                save_tensors(run_dir / "optimizer.safetensors", tensors)
-                save_json(run_dir / "state.json", {"config": asdict(cfg), "step": done, "optimizer": plain,
-                                                   "log": log})
+                save_checkpoint(run_dir, {"model.safetensors": (model.state_dict(), {}),
+                                          "optimizer.safetensors": (tensors, {})},
+                                {"config": asdict(cfg), "step": done, "optimizer": plain, "log": log}, counter="step")
     if out is not None and len(log["losses"]) == cfg.steps:
         out = Path(out)
         # shipped in half precision (half the download); loading casts back to fp32, and the stated zero-shot
