@@ -125,7 +125,7 @@ def base_to_new(task: str, shots: int = 16, seed: int = 1, save_dir: str | Path 
                        "new_classes": [classnames[c] for c in new]}
     for name, split, k in (("train", "train", shots), ("val", "val", min(shots, 4))):
         images, labels = load_split(task, split)
-        idx = few_shot_indices(labels, k, seed)  # shots first, then classes (DESIGN section 4)
+        idx = few_shot_indices(labels, k, seed)  # shots first, then classes, as CoCoOp's code does
         idx, rel = subsample_classes(idx, labels, base)
         out[name] = Subset(images[idx], rel, record["base_classes"])
         record[f"{name}_indices"] = idx
