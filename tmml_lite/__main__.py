@@ -1,5 +1,5 @@
-"""Command line: `python -m tmml_lite pretrain | zeroshot | bench | merge | compare | bench-world | bench-speed |
-bench-cost` (see `--help`)."""
+"""Command line: `python -m tmml_lite pretrain | zeroshot | premises | bench | merge | compare | bench-world |
+bench-speed | bench-cost` (see `--help`)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,13 @@ def main(argv=None) -> int:
     m.add_argument("--papers", action="store_true",
                    help="also the papers' shape: Base / New / H per dataset and averaged, beside the published "
                         "ViT-B/16 numbers (always when the results include a real dataset)")
+    r = sub.add_parser("premises", help="the field's premises on the tiny world: zero-shot, a 16-shot linear "
+                                        "probe and CoOp per task, with paired differences over seeds")
+    r.add_argument("--tasks", nargs="+", default=None, help="default: every task of the world")
+    r.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    r.add_argument("--shots", type=int, default=16)
+    r.add_argument("--results", default="results/premises.csv", help="CSV the rows are appended to (resumable)")
+    r.add_argument("--device", default=None, help="e.g. cuda; default: cuda if available, else cpu")
     q = sub.add_parser("compare", help="do two files hold the same numbers? result CSVs of `bench` (Base and "
                                        "New of every cell) or safetensors checkpoints (every tensor)")
     q.add_argument("a", help="a regenerated file, e.g. results/ablation.csv or runs/TinyCLIP-P8.safetensors")
@@ -86,6 +93,15 @@ def main(argv=None) -> int:
         print(table)
         if args.out:
             Path(args.out).write_text(table + "\n")
+    if args.command == "premises":
+        from .backbone import load_clip
+        from .premises import check_premises, premise_markdown, premise_rows, premise_table
+        from .world import TASKS
+        rows = premise_rows(load_clip(device=_device(args.device)), args.tasks or list(TASKS), args.seeds,
+                            args.shots, args.results)
+        print(premise_markdown(premise_table(rows)))
+        for letter, (holds, numbers) in check_premises(rows).items():
+            print(f"({letter}) {'holds' if holds else 'fails'}: {numbers}")
     if args.command == "compare":
         if args.a.endswith(".safetensors"):
             from .checkpoint import differing_tensors, load_tensors

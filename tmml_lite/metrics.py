@@ -27,3 +27,17 @@ def summarize(base, new) -> dict:
     return {"seeds": len(base), "base": b, "new": n,
             "base_std": statistics.stdev(base) if len(base) > 1 else 0.0,
             "new_std": statistics.stdev(new) if len(new) > 1 else 0.0, "H": harmonic_mean(b, n)}
+
+
+def paired_difference(a, b) -> dict:
+    """The difference a - b of two methods run on the same seeds (so on the same shots): a and b are
+    per-seed values in the same seed order. Returns {"mean", "std" (over seeds; 0 for one seed), "n",
+    "beyond_noise" (|mean| > 2 std over at least two seeds: a difference, not a tie)}."""
+    a, b = [float(x) for x in a], [float(x) for x in b]
+    if len(a) != len(b) or not a:
+        raise ValueError(f"a paired difference needs the same non-zero number of seeds on both sides, got "
+                         f"{len(a)} and {len(b)}")
+    d = [x - y for x, y in zip(a, b)]
+    mean = sum(d) / len(d)
+    std = (sum((x - mean) ** 2 for x in d) / (len(d) - 1)) ** 0.5 if len(d) > 1 else 0.0
+    return {"mean": mean, "std": std, "n": len(d), "beyond_noise": len(d) > 1 and abs(mean) > 2 * std}

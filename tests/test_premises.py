@@ -1,0 +1,56 @@
+"""The premise instrument: the linear probe, the paired differences and the four premise checks."""
+import pytest
+
+from tmml_lite.engine import TrainConfig
+from tmml_lite.metrics import paired_difference
+from tmml_lite.premises import PROBE_C, check_premises, premise_markdown, premise_rows, premise_table
+
+
+def test_paired_difference_is_the_mean_and_std_of_per_seed_differences():
+    d = paired_difference([60.0, 62.0, 64.0], [50.0, 51.0, 55.0])  # differences 10, 11, 9
+    assert d["mean"] == pytest.approx(10.0) and d["std"] == pytest.approx(1.0) and d["beyond_noise"]
+    tie = paired_difference([60.0, 55.0, 62.0], [58.0, 57.0, 59.0])  # differences 2, -2, 3: a tie
+    assert not tie["beyond_noise"]
+    assert not paired_difference([70.0], [60.0])["beyond_noise"]  # one seed says nothing about the noise
+    with pytest.raises(ValueError, match="same non-zero number of seeds"):
+        paired_difference([1.0, 2.0], [1.0])
+
+
+def _rows(zs, lp, coop_base, coop_new, zs_new=60.0, chance=20.0):
+    """Two tasks x three seeds with the given per-seed offsets added to a base of values."""
+    rows = []
+    for task in ("a", "b"):
+        for i, seed in enumerate((1, 2, 3)):
+            rows.append({"task": task, "seed": seed, "shots": 16, "backbone": "m", "chance": chance,
+                         "zs_base": zs, "zs_new": zs_new, "lp_base": lp + i, "lp_C": 1.0,
+                         "coop_base": coop_base + i, "coop_new": coop_new - i})
+    return rows
+
+
+def test_the_premises_hold_only_beyond_their_thresholds_and_their_noise():
+    good = check_premises(_rows(zs=60.0, lp=70.0, coop_base=72.0, coop_new=52.0))
+    assert all(ok for ok, _ in good.values()), good
+    weak = check_premises(_rows(zs=60.0, lp=62.0, coop_base=63.0, coop_new=59.0))
+    assert not any(ok for ok, _ in list(weak.values())[1:]), weak
+    assert "need >= +5" in weak["b"][1]
+    ceiling = check_premises(_rows(zs=90.0, lp=99.0, coop_base=99.0, coop_new=50.0))
+    assert not ceiling["a"][0] and "not on a, b" in ceiling["a"][1]
+
+
+def test_premise_rows_measure_zero_shot_probe_and_coop_on_the_tiny_backbone(tiny, tmp_path):
+    results = tmp_path / "premises.csv"
+    rows = premise_rows(tiny, ["colors"], seeds=(1,), results=results, progress=False,
+                        coop_config=TrainConfig(epochs=2))
+    (row,) = rows
+    assert row["chance"] == 20.0 and row["lp_C"] in PROBE_C
+    for key in ("zs_base", "zs_new", "lp_base", "coop_base", "coop_new"):
+        assert 0.0 <= row[key] <= 100.0
+    # colors is easy for the tiny backbone: zero-shot and the probe are far above chance
+    assert row["zs_base"] > 60 and row["lp_base"] > 60
+    # a second call reads the row back instead of measuring it again
+    again = premise_rows(tiny, ["colors"], seeds=(1,), results=results, progress=False,
+                         coop_config=TrainConfig(epochs=2))
+    assert again == rows and results.read_text().count("\n") == 2
+    table = premise_table(rows)
+    assert [r["task"] for r in table] == ["colors", "average"]
+    assert "| colors | 20.0 |" in premise_markdown(table)

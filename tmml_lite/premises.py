@@ -1,0 +1,197 @@
+"""The field's premises, measured: does a backbone and its downstream tasks leave prompt learning something to learn?
+
+For real CLIP (ViT-B/16, 11 datasets, 16 shots) the field agrees on four facts, and every chapter of the book
+builds on them. Per task and on average over seeds 1-3, with the base-to-new protocol:
+
+(a) room to learn: zero-shot accuracy on the base classes is between 2 x chance and 85 % on every task;
+(b) the image features carry the classes: a 16-shot linear probe on the frozen image features is at least
+    5 points above zero-shot on base classes on average, and not below it on at least half the tasks;
+(c) CoOp learns: CoOp's base accuracy is at least 8 points above zero-shot on average, and not below it on any task;
+(d) CoOp overfits its base classes: CoOp's new-class accuracy is at least 3 points below zero-shot on average.
+
+Each average difference of (b)-(d) must also exceed twice its standard deviation over seeds (paired: the same
+seed means the same shots). On ViT-B/16: CoOp base +13.4 and new -11.0 against zero-shot.
+
+For example::
+
+    rows = premise_rows(load_clip(), ["shapes", "textures"], seeds=(1, 2, 3))
+    print(premise_markdown(premise_table(rows)))
+    print(check_premises(rows))
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data
+from .engine import TrainConfig, run_seed
+from .metrics import accuracy, paired_difference
+from .zeroshot import CLIP_TEMPLATE, encode_images, similarity_matrix, text_classifier
+
+FIELDS = ("task", "seed", "shots", "backbone", "chance", "zs_base", "zs_new", "lp_base", "lp_C", "coop_base",
+          "coop_new")
+PROBE_C = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)  # inverse regularisation strengths the probe chooses from
+# the committed premise table of the book's backbone (`make bench`):
+#   TMML_PROFILE=tiny python -m tmml_lite premises --results tmml_lite/assets/premises.csv
+COMMITTED_PREMISES = Path(__file__).parent / "assets" / "premises.csv"
+
+
+def linear_probe(backbone, splits: dict, Cs=PROBE_C) -> tuple[float, float]:
+    """The linear-probe baseline of CLIP and CoOp: logistic regression on the frozen, unit-norm image features
+    of the few-shot training images, its strength C chosen on the few-shot validation images (the first C of
+    the best). Returns (accuracy % on the base test images, chosen C)."""
+    from sklearn.linear_model import LogisticRegression
+    model, preprocess, _ = backbone
+
+    def features(subset):
+        return encode_images(model, preprocess, subset.images).cpu().numpy()
+
+    x_train, x_val, x_test = (features(splits[k]) for k in ("train", "val", "test_base"))
+    best = None
+    for C in Cs:
+        probe = LogisticRegression(C=C, max_iter=2000).fit(x_train, splits["train"].labels)
+        val = float((probe.predict(x_val) == splits["val"].labels).mean())
+        if best is None or val > best[0]:
+            best = (val, C, probe)
+    _, C, probe = best
+    return 100.0 * float((probe.predict(x_test) == splits["test_base"].labels).mean()), C
+
+
+@torch.no_grad()
+def zeroshot_base_new(backbone, splits: dict, template: str = CLIP_TEMPLATE) -> tuple[float, float]:
+    """Zero-shot accuracy (%) on the base and on the new test images, each against its own class names, with
+    one hand-written template (CoOp's starting prompt "a photo of a {}.")."""
+    model, preprocess, tokenizer = backbone
+    out = []
+    for key in ("test_base", "test_new"):
+        subset = splits[key]
+        logits = similarity_matrix(encode_images(model, preprocess, subset.images),
+                                   text_classifier(model, tokenizer, subset.classnames, [template]))
+        out.append(accuracy(logits, torch.as_tensor(subset.labels)))
+    return out[0], out[1]
+
+
+def book_coop():
+    """The book's CoOp: (build(backbone, classnames, seed) -> learner, its TrainConfig), from `grid.METHODS`."""
+    from .grid import METHODS, recipe
+    return METHODS["CoOp"], recipe
+
+
+def premise_row(backbone, task: str, seed: int, shots: int = 16, coop_config: TrainConfig | None = None) -> dict:
+    """One (task, seed): chance, zero-shot base / new, the linear probe on base, CoOp base / new (all in %)."""
+    spec, recipe = book_coop()
+    cfg = coop_config or recipe(spec, backbone.name)
+    splits = data.base_to_new(task, shots, seed)
+    zs_base, zs_new = zeroshot_base_new(backbone, splits)
+    lp_base, C = linear_probe(backbone, splits)
+    coop = run_seed(lambda names, s: spec.build(backbone, names, s), task, cfg, seed, shots, progress=False)
+    return {"task": task, "seed": seed, "shots": shots, "backbone": backbone.name,
+            "chance": round(100 / len(splits["test_base"].classnames), 2), "zs_base": round(zs_base, 2),
+            "zs_new": round(zs_new, 2), "lp_base": round(lp_base, 2), "lp_C": C,
+            "coop_base": round(coop["base"], 2), "coop_new": round(coop["new"], 2)}
+
+
+def read_premise_rows(path) -> list[dict]:
+    """The rows of a premise CSV (none if the file is missing)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return [{k: (v if k in ("task", "backbone") else int(v) if k in ("seed", "shots") else float(v))
+                 for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def premise_rows(backbone, tasks, seeds=(1, 2, 3), shots: int = 16, results: str | Path | None = None,
+                 coop_config: TrainConfig | None = None, progress: bool = True) -> list[dict]:
+    """`premise_row` for every task and seed. With `results`, each row is appended to that CSV as soon as it is
+    measured, and rows already there are not measured again (an interrupted run continues)."""
+    from tqdm.auto import tqdm
+    rows = read_premise_rows(results) if results else []
+    done = {(r["task"], r["seed"], r["shots"], r["backbone"]) for r in rows}
+    todo = [(t, s) for t in tasks for s in seeds if (t, s, shots, backbone.name) not in done]
+    for task, seed in tqdm(todo, desc="premises", disable=not progress):
+        row = premise_row(backbone, task, seed, shots, coop_config)
+        rows.append(row)
+        if results:
+            path = Path(results)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            new_file = not path.exists() or path.stat().st_size == 0
+            with path.open("a", newline="") as f:
+                writer = csv.DictWriter(f, FIELDS)
+                if new_file:
+                    writer.writeheader()
+                writer.writerow(row)
+    wanted = {(t, s) for t in tasks for s in seeds}
+    return [r for r in rows if (r["task"], r["seed"]) in wanted and r["shots"] == shots
+            and r["backbone"] == backbone.name]
+
+
+DIFFERENCES = {"LP - ZS base": ("lp_base", "zs_base"), "CoOp - ZS base": ("coop_base", "zs_base"),
+               "CoOp - ZS new": ("coop_new", "zs_new")}
+
+
+def _by_task(rows):
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    return {t: sorted((r for r in rows if r["task"] == t), key=lambda r: r["seed"]) for t in tasks}
+
+
+def premise_table(rows: list[dict]) -> list[dict]:
+    """Per task and on average over the tasks: seed means of every measure, and the paired differences
+    (mean and std over seeds). The average row averages each seed over the tasks first, then pairs the seeds."""
+    by_task = _by_task(rows)
+    seeds = sorted(set.intersection(*({r["seed"] for r in runs} for runs in by_task.values())))
+    table = []
+    for task, runs in list(by_task.items()) + [("average", None)]:
+        if runs is None:  # per seed, the mean over tasks
+            runs = [{k: statistics.mean(by_task[t][i][k] for t in by_task) for k in FIELDS[4:]}
+                    for i in range(len(seeds))]
+        row = {"task": task, "seeds": len(runs)}
+        for k in ("chance", "zs_base", "zs_new", "lp_base", "coop_base", "coop_new"):
+            row[k] = statistics.mean(r[k] for r in runs)
+        for name, (a, b) in DIFFERENCES.items():
+            d = paired_difference([r[a] for r in runs], [r[b] for r in runs])
+            row[name], row[name + " std"] = d["mean"], d["std"]
+        table.append(row)
+    return table
+
+
+def check_premises(rows: list[dict]) -> dict[str, tuple[bool, str]]:
+    """Premises (a)-(d) of the module docstring: {letter: (holds, the numbers that decide it)}."""
+    table = premise_table(rows)
+    tasks, avg = table[:-1], table[-1]
+
+    def beyond(name, sign):
+        return sign * avg[name] > 2 * avg[name + " std"]
+
+    low = [t["task"] for t in tasks if not 2 * t["chance"] <= t["zs_base"] <= 85]
+    lp_ok = [t["task"] for t in tasks if t["LP - ZS base"] >= 0]
+    coop_below = [t["task"] for t in tasks if t["CoOp - ZS base"] < 0]
+    out = {
+        "a": (not low, "zero-shot base within [2 x chance, 85] on every task"
+              + (f"; not on {', '.join(low)}" if low else "")),
+        "b": (avg["LP - ZS base"] >= 5 and 2 * len(lp_ok) >= len(tasks) and beyond("LP - ZS base", 1),
+              f"LP - ZS base {avg['LP - ZS base']:+.1f} +- {avg['LP - ZS base std']:.1f} (need >= +5); "
+              f"LP >= ZS on {len(lp_ok)} of {len(tasks)} tasks (need half)"),
+        "c": (avg["CoOp - ZS base"] >= 8 and not coop_below and beyond("CoOp - ZS base", 1),
+              f"CoOp - ZS base {avg['CoOp - ZS base']:+.1f} +- {avg['CoOp - ZS base std']:.1f} (need >= +8)"
+              + (f"; below zero-shot on {', '.join(coop_below)}" if coop_below else "")),
+        "d": (avg["CoOp - ZS new"] <= -3 and beyond("CoOp - ZS new", -1),
+              f"CoOp - ZS new {avg['CoOp - ZS new']:+.1f} +- {avg['CoOp - ZS new std']:.1f} (need <= -3)"),
+    }
+    return out
+
+
+def premise_markdown(table: list[dict]) -> str:
+    """The premise table as Markdown: means over seeds, and each paired difference as mean +- std."""
+    lines = ["| task | chance | zero-shot B / N | LP16 B | CoOp B / N | LP - ZS base | CoOp - ZS base | "
+             "CoOp - ZS new |", "|---|---|---|---|---|---|---|---|"]
+    for r in table:
+        diffs = " | ".join(f"{r[n]:+.1f} +- {r[n + ' std']:.1f}" for n in DIFFERENCES)
+        lines.append(f"| {r['task']} | {r['chance']:.1f} | {r['zs_base']:.1f} / {r['zs_new']:.1f} | "
+                     f"{r['lp_base']:.1f} | {r['coop_base']:.1f} / {r['coop_new']:.1f} | {diffs} |")
+    return "\n".join(lines)
