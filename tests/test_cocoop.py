@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from tmml_lite import CoCoOp, CoOp
+from tmml_lite.saving import learned_tensors
 
 NAMES = ["circle", "square", "plus sign", "star", "heart"]
 
@@ -76,8 +77,8 @@ def test_save_load_roundtrip_against_new_classes(tiny, tmp_path):
         learner.ctx.add_(0.1)
     learner.save(tmp_path / "cocoop.safetensors")
     other = CoCoOp(tiny, NAMES[3:], seed=6).load(tmp_path / "cocoop.safetensors")
-    for name, tensor in learner.state_dict_to_save().items():
-        assert torch.equal(other.state_dict_to_save()[name], tensor), name
+    for name, tensor in learned_tensors(learner).items():
+        assert torch.equal(learned_tensors(other)[name], tensor), name
     assert other(_features(tiny)).shape == (3, 2)
     CoOp(tiny, NAMES).save(tmp_path / "coop.safetensors")
     with pytest.raises(ValueError, match="build a CoOp"):

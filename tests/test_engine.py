@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from tmml_lite import TMML, CoCoOp, CoOp, TrainConfig, data, engine, get_task, zeroshot
+from tmml_lite import TMML, CoCoOp, CoOp, TrainConfig, checkpoint, data, engine, get_task, zeroshot
 from tmml_lite.checkpoint import load_tensors
-from tmml_lite.metrics import harmonic_mean
+from tmml_lite.metrics import harmonic_mean, summarize
+from tmml_lite.saving import learned_tensors
 
 TASK = "shapes"
 FAST = TrainConfig(epochs=4, batch_size=32)
@@ -38,10 +39,10 @@ def test_fit_trains_only_the_learner_and_lowers_the_loss(tiny, splits):
 def test_image_conditioned_fit_leaves_clip_untouched_and_moves_every_learned_tensor(tiny, splits, method):
     clip_before = {k: v.clone() for k, v in tiny.model.state_dict().items()}
     learner = method(tiny, splits["train"].classnames)
-    before = {k: v.clone() for k, v in learner.state_dict_to_save().items()}
+    before = {k: v.clone() for k, v in learned_tensors(learner).items()}
     engine.fit(learner, splits["train"], replace(engine.COCOOP_CONFIG, epochs=2), progress=False)
     assert all(torch.equal(v, clip_before[k]) for k, v in tiny.model.state_dict().items())
-    assert all(not torch.equal(v, before[k]) for k, v in learner.state_dict_to_save().items())
+    assert all(not torch.equal(v, before[k]) for k, v in learned_tensors(learner).items())
 
 
 @pytest.mark.parametrize("method, cfg", [
@@ -67,24 +68,24 @@ def test_resume_after_a_stop_equals_the_uninterrupted_run_bit_for_bit(tiny, spli
         assert straight[key] == stopped[key], key
     assert straight["log"]["losses"] == stopped["log"]["losses"]
     saved = load_tensors(tmp_path / "straight" / "learner.safetensors")
-    assert all(torch.equal(saved[k], v) for k, v in resumed.state_dict_to_save().items())
+    assert all(torch.equal(saved[k], v) for k, v in learned_tensors(resumed).items())
 
 
-@pytest.mark.parametrize("killed_in", ["save_json", "_complete_checkpoint"])  # before / after the commit point
+@pytest.mark.parametrize("killed_in", ["save_json", "complete_checkpoint"])  # before / after the commit point
 def test_a_kill_while_writing_a_checkpoint_still_resumes_to_the_same_result(tiny, splits, tmp_path, monkeypatch,
                                                                             killed_in):
     names, cfg = splits["train"].classnames, replace(FAST, epochs=3)
     engine.fit(CoOp(tiny, names), splits["train"], cfg, run_dir=tmp_path / "straight", progress=False)
     engine.fit(CoOp(tiny, names), splits["train"], cfg, run_dir=tmp_path / "killed", progress=False, until_epoch=1)
 
-    original = getattr(engine, killed_in)
+    original = getattr(checkpoint, killed_in)
 
     def kill(*args, **kwargs):  # the process dies once epoch 2's tensor files are written
         if list((tmp_path / "killed").glob("*.next")):
             raise KeyboardInterrupt
         return original(*args, **kwargs)
     with monkeypatch.context() as m:
-        m.setattr(engine, killed_in, kill)
+        m.setattr(checkpoint, killed_in, kill)
         with pytest.raises(KeyboardInterrupt):
             engine.fit(CoOp(tiny, names), splits["train"], cfg, run_dir=tmp_path / "killed", progress=False)
     assert (tmp_path / "killed" / "learner.safetensors.next").exists()
@@ -146,18 +147,20 @@ def test_base_and_new_are_relabelled_and_scored_against_their_own_classes(tiny, 
 
 
 def test_h_is_the_harmonic_mean_of_the_seed_means():
-    result = engine.summarize(base=[100.0, 50.0], new=[50.0, 100.0])
-    assert result["base_mean"] == result["new_mean"] == 75.0
+    result = summarize(base=[100.0, 50.0], new=[50.0, 100.0])
+    assert result["base"] == result["new"] == 75.0 and result["seeds"] == 2
     assert result["H"] == 75.0  # the mean of the per-seed H values would be 66.7
     assert result["H"] != pytest.approx(sum(harmonic_mean(b, n) for b, n in [(100, 50), (50, 100)]) / 2)
     assert result["base_std"] == pytest.approx(35.355, abs=1e-3)
 
 
-def test_base_to_new_runs_each_seed_and_writes_only_into_run_dir(tiny, tmp_path):
-    result = engine.base_to_new(lambda names, seed: CoOp(tiny, names, seed=seed), TASK,
-                                cfg=replace(FAST, epochs=1), seeds=(1, 2), run_dir=tmp_path / "b2n", progress=False)
-    assert len(result["base"]) == len(result["new"]) == 2
-    assert result["H"] == pytest.approx(harmonic_mean(np.mean(result["base"]), np.mean(result["new"])))
+def test_run_seeds_runs_each_seed_and_writes_only_into_run_dir(tiny, tmp_path):
+    result = engine.run_seeds(lambda names, seed: CoOp(tiny, names, seed=seed), TASK,
+                              cfg=replace(FAST, epochs=1), seeds=(1, 2), run_dir=tmp_path / "b2n", progress=False)
+    assert [r["seed"] for r in result["runs"]] == [1, 2] and result["seeds"] == 2
+    base, new = [r["base"] for r in result["runs"]], [r["new"] for r in result["runs"]]
+    assert (result["base"], result["new"]) == (pytest.approx(np.mean(base)), pytest.approx(np.mean(new)))
+    assert result["H"] == pytest.approx(harmonic_mean(np.mean(base), np.mean(new)))
     assert {p.split("/")[0] for p in _files(tmp_path)} == {"b2n"}
     assert sorted(os.listdir(tmp_path / "b2n")) == ["seed1", "seed2", "splits"]
 

@@ -8,6 +8,7 @@ import standin_data
 import torch
 
 from tmml_lite import TMML, CoCoOp, CoOp, TrainConfig, data, datasets, engine, grid
+from tmml_lite.saving import learned_tensors
 
 
 def _tiny_subset(n_classes=2, per_class=1, size=32, seed=0):
@@ -29,8 +30,8 @@ def test_every_learner_trains_on_vit_b16_and_a_real_dataset_format(vit_b16_rando
     run = engine.run_seed(lambda names, seed: spec.build(vit_b16_random, names, seed), "eurosat",
                           replace(cfg, epochs=1, warmup_epochs=0), seed=1, shots=1, progress=False)
     assert np.isfinite(run["log"]["losses"]).all()
-    untrained = spec.build(vit_b16_random, run["learner"].classnames, 1).state_dict_to_save()
-    assert any(not torch.equal(v, untrained[k]) for k, v in run["learner"].state_dict_to_save().items())
+    untrained = learned_tensors(spec.build(vit_b16_random, run["learner"].classnames, 1))
+    assert any(not torch.equal(v, untrained[k]) for k, v in learned_tensors(run["learner"]).items())
     assert 0 <= run["base"] <= 100 and 0 <= run["new"] <= 100
 
 

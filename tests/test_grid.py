@@ -49,6 +49,18 @@ def test_a_committed_result_is_reproduced_by_a_fresh_run(tiny, tmp_path, results
     assert (fresh["base"], fresh["new"]) == (committed[0]["base"], committed[0]["new"])
 
 
+def test_a_chapter_takes_the_learner_and_recipe_of_the_committed_grid(tiny):
+    """The chapters call `grid.run_method`, which builds the method of `grid.METHODS` with its recipe: the
+    committed zero-shot cell comes out the same, in the one summary format (Base, New, stds, H)."""
+    committed = [r for r in grid.read_rows(grid.COMMITTED_RESULTS)
+                 if (r["method"], r["task"], r["seed"]) == ("zero-shot", "textures", 1)]
+    result = grid.run_method("zero-shot", "textures", tiny, seeds=(1,))
+    assert (round(result["base"], 2), round(result["new"], 2)) == (committed[0]["base"], committed[0]["new"])
+    assert result["seeds"] == 1 and result["base_std"] == result["new_std"] == 0.0
+    assert result["H"] == pytest.approx(harmonic_mean(result["base"], result["new"]))
+    assert [r["seed"] for r in result["runs"]] == [1] and type(result["learner"]).__name__ == "CoOp"
+
+
 def test_the_bench_command_runs_resumes_and_merges(tmp_path, capsys):
     from tmml_lite.__main__ import main
     results = tmp_path / "shard.csv"

@@ -1,10 +1,13 @@
 """tmml_lite: prompt learning for CLIP (zero-shot, CoOp, CoCoOp, TMML), small enough to read.
 
-Layers, bottom to top: `world` and `data` (the procedural world, protocols), `backbone` (loading CLIP),
-`text_encoder` (CLIP's text tower on prompt embeddings), `zeroshot`, `pretrain`; the prompt learners `coop`,
-`cocoop`, and TMML's parts `ctp` (ClassAwarePrompt), `tft` (TextGuidedFeatureTuning), `losses`
-(contrastive_loss) and `tmml` (TMML); `engine` (fit, evaluate, base_to_new), `discrimination` and `bench`;
-plotting and widgets on top.
+Layers, bottom to top: `world` (the procedural world), `metrics`, `checkpoint` (safe files); `datasets` and `data`
+(real datasets, the few-shot base-to-new split), `backbone` (loading CLIP); `text_encoder` (CLIP's text tower on
+prompt embeddings), `zeroshot`, `pretrain`; the learners' parts `layers`, `saving`, `prompt_learner`
+(PromptLearner: the base and its contract with the engine), `ctp` (ClassAwarePrompt), `tft`
+(TextGuidedFeatureTuning) and `losses` (contrastive_loss); the prompt learners `coop`, `cocoop` and `tmml`;
+`engine` (fit, evaluate, and the base-to-new benchmark run_seed / run_seeds); `grid`, `premises`,
+`discrimination` and `bench`; plotting and widgets on top. Nothing imports from a layer above its own
+(tests/test_layers.py checks).
 """
 
 from .backbone import TINY_MODEL, TINY_MODELS, Backbone, get_profile, load_clip
@@ -13,18 +16,19 @@ from .metrics import accuracy, harmonic_mean
 from .text_encoder import PromptTextEncoder
 from .world import TASKS, get_task
 from .zeroshot import encode_images, similarity_matrix, text_classifier, zeroshot_accuracy
+from .prompt_learner import PromptLearner
 from .coop import CoOp
 from .cocoop import CoCoOp
 from .ctp import ClassAwarePrompt
 from .tft import TextGuidedFeatureTuning
 from .losses import contrastive_loss
 from .tmml import TMML
-from .engine import COCOOP_CONFIG, TrainConfig, evaluate, fit  # engine.base_to_new: the benchmark (above is the split)
+from .engine import COCOOP_CONFIG, TrainConfig, evaluate, fit
 from .bench import bench_speed
 
 __version__ = "0.1.0"
 __all__ = ["TINY_MODEL", "TINY_MODELS", "Backbone", "get_profile", "load_clip", "base_to_new", "check_classnames",
            "few_shot_indices", "load_split", "accuracy", "harmonic_mean", "PromptTextEncoder", "TASKS", "get_task",
-           "encode_images", "similarity_matrix", "text_classifier", "zeroshot_accuracy", "CoOp", "CoCoOp",
-           "ClassAwarePrompt", "TextGuidedFeatureTuning", "contrastive_loss", "TMML",
+           "encode_images", "similarity_matrix", "text_classifier", "zeroshot_accuracy", "PromptLearner", "CoOp",
+           "CoCoOp", "ClassAwarePrompt", "TextGuidedFeatureTuning", "contrastive_loss", "TMML",
            "COCOOP_CONFIG", "TrainConfig", "fit", "evaluate", "bench_speed"]

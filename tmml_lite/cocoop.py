@@ -11,15 +11,13 @@ is the *same* shift for every class: all class prompts move together (the proble
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import torch
-from torch import nn
 
-from .coop import CoOp, seeded
+from .layers import bottleneck, seeded
+from .prompt_learner import CTX_INIT, PromptLearner
 
 
-class CoCoOp(CoOp):
+class CoCoOp(PromptLearner):
     """CoCoOp prompt learner: images (B, 3, H, W) or image features (B, D) -> logits (B, C).
 
     The arguments are CoOp's (the context is always unified), plus one.
@@ -30,20 +28,12 @@ class CoCoOp(CoOp):
             checkpointing), so memory stays at about one chunk whatever the number of classes.
     """
 
-    def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = "a photo of a",
+    def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = CTX_INIT,
                  class_chunk: int = 16, truncate: bool = True, seed: int | None = 0):
-        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, class_specific=False,
-                         truncate=truncate, seed=seed)
-        if class_chunk < 1:
-            raise ValueError(f"class_chunk must be >= 1, got {class_chunk}")
-        self.class_chunk = class_chunk
-        hidden = max(1, self.image_dim // 16)  # CoCoOp's bottleneck: vis_dim / 16
+        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, truncate=truncate,
+                         class_chunk=class_chunk, seed=seed)
         with seeded(seed):
-            self.meta_net = nn.Sequential(OrderedDict([
-                ("linear1", nn.Linear(self.image_dim, hidden)),
-                ("relu", nn.ReLU(inplace=True)),
-                ("linear2", nn.Linear(hidden, self.ctx_width)),
-            ])).to(self.ctx.device)
+            self.meta_net = bottleneck(self.image_dim, self.ctx_width).to(self.device)
 
     def metadata(self) -> dict:
         return {**super().metadata(), "meta_net_hidden": self.meta_net.linear1.out_features}
@@ -54,10 +44,10 @@ class CoCoOp(CoOp):
 
     def text_features(self, images_or_features: torch.Tensor) -> torch.Tensor:
         """The unit-norm class text features (B, C, D) each image is scored against, one prompt per pair."""
-        return self.shifted_text_features(self.image_shifts(self.encode_image(images_or_features)), self.class_chunk)
+        return self.shifted_text_features(self.image_shifts(self.encode_image(images_or_features)))
 
     def forward(self, images_or_features: torch.Tensor) -> torch.Tensor:
         image_features = self.encode_image(images_or_features)  # (B, D)
         shifts = self.image_shifts(image_features)  # (B, C, width): ctx(x) = ctx + pi(x) for every class
-        text_features = self.shifted_text_features(shifts, self.class_chunk)  # (B, C, D)
+        text_features = self.shifted_text_features(shifts)  # (B, C, D)
         return self.clip.logit_scale.exp() * torch.einsum("bd,bcd->bc", image_features, text_features)  # (B, C)

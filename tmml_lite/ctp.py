@@ -22,22 +22,14 @@ u_c = sigmoid(q_c . k / tau - mean over classes) * v, where k and v come from th
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import math
 
 import torch
 from torch import nn
 
+from .layers import bottleneck, identity_linear
+
 SOURCES = ("patches", "global")
-
-
-def identity_linear(dim: int) -> nn.Linear:
-    """A dim x dim Linear without bias that starts as the identity."""
-    layer = nn.Linear(dim, dim, bias=False)
-    with torch.no_grad():
-        layer.weight.copy_(torch.eye(dim))
-    return layer
 
 
 class ClassAwarePrompt(nn.Module):
@@ -66,12 +58,7 @@ class ClassAwarePrompt(nn.Module):
         self.query = identity_linear(dim)
         self.key = identity_linear(dim)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(0.07)))  # CLIP's initial temperature
-        hidden = max(1, dim // 16)
-        self.to_context = nn.Sequential(OrderedDict([  # the same bottleneck as CoCoOp's meta-net
-            ("linear1", nn.Linear(dim, hidden)),
-            ("relu", nn.ReLU(inplace=True)),
-            ("linear2", nn.Linear(hidden, ctx_width, bias=output_bias)),
-        ]))
+        self.to_context = bottleneck(dim, ctx_width, bias=output_bias)  # the shape of CoCoOp's meta-net
         if zero_init:  # start with no shift at all: the prompts begin as CoOp's, i.e. as zero-shot CLIP's
             nn.init.zeros_(self.to_context.linear2.weight)
             if output_bias:

@@ -1,10 +1,13 @@
-"""Training and evaluating prompt learners: `fit`, `evaluate`, `base_to_new`.
+"""Training and evaluating prompt learners: `fit`, `evaluate`, and the base-to-new benchmark of one task,
+`run_seed` (one seed) and `run_seeds` (several, summarised).
 
 For example::
 
     learner = CoOp(backbone, splits["train"].classnames)
     fit(learner, splits["train"], TrainConfig(), run_dir="runs/coop")    # resumable: re-run to continue
     evaluate(learner, splits["test_new"])                                # switches to the new class names
+
+A learner is any `PromptLearner`; the members used here are the contract written in its docstring.
 
 `fit` follows CoOp's recipe (SGD with momentum, one warm-up epoch at a tiny constant learning rate, then a cosine
 schedule over the epochs), trains only the learner's own parameters and leaves both CLIP towers untouched.
@@ -15,10 +18,7 @@ to exactly the parameters an uninterrupted run reaches.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import statistics
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -29,9 +29,9 @@ from torchvision import transforms
 from tqdm.auto import tqdm
 
 from . import data
-from .checkpoint import (load_metadata, load_optimizer_tensors, load_tensors, optimizer_tensors, save_json,
-                         save_tensors)
-from .metrics import accuracy, harmonic_mean
+from .checkpoint import load_optimizer_tensors, load_tensors, optimizer_tensors, read_checkpoint, save_checkpoint
+from .metrics import accuracy, summarize
+from .saving import learned_tensors, learner_header
 
 
 @dataclass
@@ -64,10 +64,6 @@ def lr_factor(epoch: int, cfg: TrainConfig) -> float:
     if epoch < cfg.warmup_epochs:
         return cfg.warmup_lr / cfg.lr
     return 0.5 * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / max(1, cfg.epochs - cfg.warmup_epochs)))
-
-
-def _device(learner) -> torch.device:
-    return learner.ctx.device
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -109,7 +105,7 @@ def fit_class_chunk(learner, inputs: torch.Tensor, labels: torch.Tensor, dtype=N
     `learner.class_chunk` to the most classes per pass that fit in `fraction` of the free GPU memory.
     Does nothing (returns None) on the CPU or for learners without class chunks (CoOp)."""
     device = torch.device(inputs.device)
-    if device.type != "cuda" or not hasattr(learner, "class_chunk"):
+    if device.type != "cuda" or learner.class_chunk is None:
         return None
     probe, previous = min(probe_classes, learner.n_classes), learner.class_chunk
     learner.class_chunk = probe
@@ -142,10 +138,10 @@ class _Inputs:
     """What the learner is fed for a batch of training images: cached features (B, D) or images (B, 3, S, S)."""
 
     def __init__(self, learner, images: np.ndarray, cfg: TrainConfig):
-        self.cached = cfg.cache_features and not cfg.augment and getattr(learner, "image_features_cacheable", False)
+        self.cached = cfg.cache_features and not cfg.augment
         self.images, self.preprocess = images, learner.preprocess
         self.augment = _augmentation(learner) if cfg.augment else None
-        device = _device(learner)
+        device = learner.device
         if self.cached:  # the frozen image tower gives the same features every epoch: compute them once
             self.tensors = learner.cache_inputs(images).to(device)
         elif not cfg.augment:  # preprocessing is deterministic too; only the image tower runs every step
@@ -187,36 +183,16 @@ CHECKPOINT_FILES = ("learner.safetensors", "optimizer.safetensors")
 
 
 def _save_checkpoint(run_dir: Path, learner, optimizer, scheduler, epoch: int, run: dict, log: dict) -> None:
-    """Write the checkpoint of `epoch`. The three files must change together: the tensor files are written to
-    `*.next` first, then state.json (the commit point) names the new epoch, then the `*.next` files are renamed.
-    A kill anywhere leaves a run that `_complete_checkpoint` rolls back or forward to one consistent epoch."""
+    """Write the checkpoint of `epoch`: the learned tensors, the optimizer and state.json, committed together."""
     tensors, plain = optimizer_tensors(optimizer)
-    learner.save(run_dir / "learner.safetensors.next", extra={"epoch": epoch})
-    save_tensors(run_dir / "optimizer.safetensors.next", tensors, metadata={"epoch": epoch})
     scheduler_state = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
-    save_json(run_dir / "state.json", {**run, "epoch": epoch, "optimizer": plain, "scheduler": scheduler_state,
-                                       "rng": torch.get_rng_state().tolist(), "log": log})
-    _complete_checkpoint(run_dir, epoch)
+    files = {"learner.safetensors": (learned_tensors(learner), learner_header(learner)),
+             "optimizer.safetensors": (tensors, {})}
+    save_checkpoint(run_dir, files, {**run, "epoch": epoch, "optimizer": plain, "scheduler": scheduler_state,
+                                     "rng": torch.get_rng_state().tolist(), "log": log}, counter="epoch")
 
 
-def _complete_checkpoint(run_dir: Path, epoch: int) -> None:
-    """Rename `*.next` files of the committed `epoch` into place; delete those of an epoch never committed."""
-    for name in CHECKPOINT_FILES:
-        pending = run_dir / f"{name}.next"
-        if pending.exists():
-            if int(load_metadata(pending).get("epoch", -1)) == epoch:
-                os.replace(pending, run_dir / name)
-            else:
-                pending.unlink()
-
-
-def _load_checkpoint(run_dir: Path, learner, optimizer, scheduler, run: dict) -> tuple[int, dict]:
-    try:
-        state = json.loads((run_dir / "state.json").read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{run_dir / 'state.json'} is corrupt ({e}); delete {run_dir} to start the run "
-                         f"again") from e
-    _complete_checkpoint(run_dir, state["epoch"])  # finish a save that a kill interrupted
+def _load_checkpoint(run_dir: Path, state: dict, learner, optimizer, scheduler, run: dict) -> tuple[int, dict]:
     for key in ("config", "learner", "train_classnames", "train_size"):
         if state.get(key) != run[key]:
             raise ValueError(f"{run_dir} holds a run with another {key}: {state.get(key)} (this run: {run[key]}); "
@@ -244,13 +220,14 @@ def fit(learner, train: data.Subset, cfg: TrainConfig = TrainConfig(), run_dir: 
     run = _run_state(cfg, learner, train)
     log, start = {"losses": [], "seconds": 0.0}, 0
     run_dir = Path(run_dir) if run_dir is not None else None
-    if run_dir is not None and resume and (run_dir / "state.json").exists():
-        start, log = _load_checkpoint(run_dir, learner, optimizer, scheduler, run)
+    state = read_checkpoint(run_dir, CHECKPOINT_FILES, "epoch") if run_dir is not None and resume else None
+    if state is not None:  # continue the run found there
+        start, log = _load_checkpoint(run_dir, state, learner, optimizer, scheduler, run)
 
     t0 = time.perf_counter()
     inputs = _Inputs(learner, train.images, cfg)
     labels = torch.as_tensor(train.labels, dtype=torch.long)
-    device = _device(learner)
+    device = learner.device
     dtype = autocast_dtype(device, cfg.precision)
     # fp16 gradients of a small loss can underflow to zero: scale the loss up, unscale before the step
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
@@ -296,11 +273,10 @@ def evaluate(learner, subset: data.Subset, batch_size: int = 128, precision: str
     decoded and preprocessed by `data.image_batches` (worker processes and pinned memory on CUDA)."""
     learner.set_classnames(subset.classnames)
     learner.eval()
-    device = _device(learner)
+    device = learner.device
     dtype = autocast_dtype(device, precision)
-    budget = getattr(learner, "prompts_per_pass", None)  # set by fit_class_chunk on CUDA
-    if budget is not None:  # never more prompts per text-encoder pass than the training step measured to fit
-        batch_size = max(1, min(batch_size, budget // learner.class_chunk))
+    if learner.prompts_per_pass is not None:  # never more prompts per pass than the training step measured
+        batch_size = max(1, min(batch_size, learner.prompts_per_pass // learner.class_chunk))
     logits = []
     for images in data.image_batches(subset.images, learner.preprocess, batch_size, device):
         with autocast(device, dtype):
@@ -308,36 +284,27 @@ def evaluate(learner, subset: data.Subset, batch_size: int = 128, precision: str
     return accuracy(torch.cat(logits), torch.as_tensor(subset.labels))
 
 
-def summarize(base: list[float], new: list[float]) -> dict:
-    """Seed-level accuracies -> mean and std of Base and New, and H on the *means* (the field's convention)."""
-    def std(values):
-        return statistics.stdev(values) if len(values) > 1 else 0.0
-    base_mean, new_mean = sum(base) / len(base), sum(new) / len(new)
-    return {"base": list(base), "new": list(new), "base_mean": base_mean, "new_mean": new_mean,
-            "base_std": std(base), "new_std": std(new), "H": harmonic_mean(base_mean, new_mean)}
-
-
-def base_to_new(make_learner, task: str, cfg: TrainConfig = TrainConfig(), seeds=(1, 2, 3), shots: int = 16,
-                run_dir: str | Path | None = None, progress: bool = True) -> dict:
-    """The base-to-new benchmark of one task: train on the base classes, test on base and on new classes.
-
-    make_learner(classnames, seed) -> a fresh learner, e.g. `lambda names, seed: CoOp(backbone, names, seed=seed)`.
-    Each seed picks its own shots and trains with cfg.seed = seed. With `run_dir`, seed s checkpoints to
-    run_dir/seed{s} and the few-shot indices are saved under run_dir/splits.
-    Returns `summarize(...)` of the per-seed accuracies (%): base/new lists, means, stds and H; plus "logs" (the
-    `fit` log of each seed) and "learner" (the last seed's trained learner, to inspect).
-    """
-    runs = [run_seed(make_learner, task, cfg, seed, shots, run_dir, progress) for seed in seeds]
-    return {**summarize([r["base"] for r in runs], [r["new"] for r in runs]), "logs": [r["log"] for r in runs],
-            "learner": runs[-1]["learner"]}
-
-
 def run_seed(make_learner, task: str, cfg: TrainConfig, seed: int, shots: int = 16,
              run_dir: str | Path | None = None, progress: bool = True) -> dict:
-    """One seed of the base-to-new benchmark: {"base", "new" (accuracy %), "log", "learner"}."""
+    """One seed of the base-to-new benchmark of `task`: train on the base classes (`data.base_to_new` picks the
+    shots of this seed), test on base and on new classes; {"base", "new" (accuracy %), "log", "learner"}.
+    make_learner(classnames, seed) -> a fresh learner, e.g. `lambda names, seed: CoOp(backbone, names, seed=seed)`;
+    training uses cfg.seed = seed. With `run_dir`, it checkpoints to run_dir/seed{seed} and saves the few-shot
+    indices under run_dir/splits."""
     splits = data.base_to_new(task, shots, seed, save_dir=None if run_dir is None else Path(run_dir) / "splits")
     learner = make_learner(splits["train"].classnames, seed)
     log = fit(learner, splits["train"], replace(cfg, seed=seed),
               run_dir=None if run_dir is None else Path(run_dir) / f"seed{seed}", progress=progress)
     return {"base": evaluate(learner, splits["test_base"]), "new": evaluate(learner, splits["test_new"]),
             "log": log, "learner": learner}
+
+
+def run_seeds(make_learner, task: str, cfg: TrainConfig = TrainConfig(), seeds=(1, 2, 3), shots: int = 16,
+              run_dir: str | Path | None = None, progress: bool = True) -> dict:
+    """`run_seed` for each seed, summarised: `metrics.summarize` of the per-seed accuracies (seed means and stds
+    of Base and New, H on the means), plus "runs" (each seed's {"seed", "base", "new", "log"}) and "learner"
+    (the last seed's trained learner, to inspect)."""
+    runs = [run_seed(make_learner, task, cfg, seed, shots, run_dir, progress) for seed in seeds]
+    return {**summarize([r["base"] for r in runs], [r["new"] for r in runs]),
+            "runs": [{"seed": s, "base": r["base"], "new": r["new"], "log": r["log"]} for s, r in zip(seeds, runs)],
+            "learner": runs[-1]["learner"]}

@@ -4,11 +4,13 @@ For example::
 
     rows = run_grid(["CoOp", "TMML"], ["textures"], seeds=(1, 2, 3), results="results/grid.csv")
     print(markdown_table(summarize_rows(read_rows("results/grid.csv"))))
+    result = run_method("CoOp", "textures", backbone)          # one cell, in memory: Base, New, H, learner
 
 Each method is a `MethodSpec`: how to build the learner and which training recipe it uses. `METHODS` holds the
-methods of the book and the ablations of TMML. A run appends one row to the CSV as soon as it ends; a cell
-already in the file is skipped, so an interrupted grid continues where it stopped, and shards (`shard=(k, n)`)
-can run on several machines and append to their own files, merged by reading them all.
+methods of the book and the ablations of TMML; the chapters take their learners and recipes from it too, so a
+recipe cannot differ between a chapter and the committed grids. A run appends one row to the CSV as soon as it
+ends; a cell already in the file is skipped, so an interrupted grid continues where it stopped, and shards
+(`shard=(k, n)`) can run on several machines and append to their own files, merged by reading them all.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ from pathlib import Path
 from typing import Callable
 
 from .backbone import TINY_MODELS
-from .engine import COCOOP_CONFIG, TrainConfig, run_seed
-from .metrics import harmonic_mean
+from .cocoop import CoCoOp
+from .coop import CoOp
+from .engine import COCOOP_CONFIG, TrainConfig, run_seed, run_seeds
+from .metrics import harmonic_mean, summarize
+from .tmml import TMML
+from .zeroshot import CLIP_TEMPLATE
 
 FIELDS = ("method", "task", "seed", "shots", "backbone", "base", "new", "seconds")
 # the grids the book shows, made by `make bench`:
@@ -45,24 +51,21 @@ class MethodSpec:
 
 
 def _coop(backbone, names, seed):
-    from .coop import CoOp
     return CoOp(backbone, names, seed=seed)
 
 
 def _cocoop(backbone, names, seed):
-    from .cocoop import CoCoOp
     return CoCoOp(backbone, names, seed=seed)
 
 
 def _tmml(**options):
     def build(backbone, names, seed):
-        from .tmml import TMML
         return TMML(backbone, names, seed=seed, **options)
     return build
 
 
 METHODS = {spec.name: spec for spec in [
-    MethodSpec("zero-shot", _coop, TrainConfig(epochs=0), 'hand-written prompt "a photo of a {}."'),
+    MethodSpec("zero-shot", _coop, TrainConfig(epochs=0), f'hand-written prompt "{CLIP_TEMPLATE}"'),
     MethodSpec("CoOp", _coop, TrainConfig(), "learned context, batch 32"),
     MethodSpec("CoCoOp", _cocoop, COCOOP_CONFIG, "context + meta-net shift pi(x), batch 4"),
     MethodSpec("TMML", _tmml(), COCOOP_CONFIG, "CTP + TFT + contrastive loss (our reconstruction), batch 4"),
@@ -103,6 +106,19 @@ def get_method(name: str) -> MethodSpec:
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose from {sorted(METHODS)}")
     return METHODS[name]
+
+
+def run_method(name: str, task: str, backbone, seeds=(1, 2, 3), shots: int = 16, run_dir=None,
+               progress: bool = False) -> dict:
+    """The base-to-new benchmark of one method of `METHODS` on one task, with its learner and its recipe
+    (`recipe`): `engine.run_seeds`, i.e. the summary (Base, New, their stds, H) plus "runs" and "learner"."""
+    spec = get_method(name)
+    return run_seeds(_learners(spec, backbone), task, recipe(spec, backbone.name), seeds, shots, run_dir, progress)
+
+
+def _learners(spec: MethodSpec, backbone) -> Callable:
+    """make_learner(classnames, seed) -> a fresh learner of the method, as the engine takes it."""
+    return lambda names, seed: spec.build(backbone, names, seed)
 
 
 def read_rows(*paths) -> list[dict]:
@@ -165,8 +181,7 @@ def run_grid(methods, tasks, seeds=(1, 2, 3), shots: int = 16, results: str | Pa
         for method, task, seed in tqdm(todo, desc="grid", disable=not progress):
             spec = METHODS[method]
             t0 = time.perf_counter()
-            run = run_seed(lambda names, s: spec.build(backbone, names, s), task, recipe(spec, backbone.name),
-                           seed, shots, progress=False)
+            run = run_seed(_learners(spec, backbone), task, recipe(spec, backbone.name), seed, shots, progress=False)
             writer.writerow({"method": method, "task": task, "seed": seed, "shots": shots,
                              "backbone": backbone.name, "base": round(run["base"], 2),
                              "new": round(run["new"], 2), "seconds": round(time.perf_counter() - t0, 1)})
@@ -180,13 +195,8 @@ def summarize_rows(rows: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["method"], r["task"]), []).append(r)
-    table = []
-    for (method, task), runs in groups.items():
-        base, new = [r["base"] for r in runs], [r["new"] for r in runs]
-        b, n = statistics.mean(base), statistics.mean(new)
-        table.append({"method": method, "task": task, "seeds": len(runs), "base": b, "new": n,
-                      "base_std": statistics.stdev(base) if len(base) > 1 else 0.0,
-                      "new_std": statistics.stdev(new) if len(new) > 1 else 0.0, "H": harmonic_mean(b, n)})
+    table = [{"method": method, "task": task, **summarize([r["base"] for r in runs], [r["new"] for r in runs])}
+             for (method, task), runs in groups.items()]
     for method in dict.fromkeys(r["method"] for r in table):
         mine = [r for r in table if r["method"] == method]
         b, n = statistics.mean(r["base"] for r in mine), statistics.mean(r["new"] for r in mine)

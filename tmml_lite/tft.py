@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ctp import identity_linear
+from .layers import identity_linear
 
 
 class TextGuidedFeatureTuning(nn.Module):

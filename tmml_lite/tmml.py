@@ -20,15 +20,15 @@ import torch
 import torch.nn.functional as F
 
 from .backbone import encode_image_tokens
-from .coop import CoOp, seeded
 from .ctp import ClassAwarePrompt
+from .layers import seeded
 from .losses import contrastive_loss
+from .prompt_learner import CTX_INIT, PromptLearner
 from .tft import TextGuidedFeatureTuning
+from .zeroshot import CLIP_TEMPLATE
 
-ZERO_SHOT_TEMPLATE = "a photo of a {}."
 
-
-class TMML(CoOp):
+class TMML(PromptLearner):
     """TMML prompt learner: images (B, 3, H, W) or cached frozen inputs (B, 1 + P, D) -> logits (B, C).
 
     The arguments are CoOp's (the context is unified), plus the following.
@@ -45,30 +45,27 @@ class TMML(CoOp):
         class_chunk: classes per text-encoder pass (B x class_chunk prompts).
     """
 
-    compatibility_keys = CoOp.compatibility_keys + ("use_ctp", "use_tft", "ctp_source", "ctp_output_bias")
+    compatibility_keys = PromptLearner.compatibility_keys + ("use_ctp", "use_tft", "ctp_source", "ctp_output_bias")
 
-    def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = "a photo of a",
+    def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = CTX_INIT,
                  use_ctp: bool = True, use_tft: bool = True, ctp_source: str = "patches", ctp_zero_init: bool = True,
                  ctp_output_bias: bool = True, tft_ratio: float = 0.1,
                  symmetric: float = 0.0, consistency: float = 0.0, class_chunk: int = 16, truncate: bool = True,
                  seed: int | None = 0):
-        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, class_specific=False,
-                         truncate=truncate, seed=seed)
-        if class_chunk < 1:
-            raise ValueError(f"class_chunk must be >= 1, got {class_chunk}")
+        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, truncate=truncate,
+                         class_chunk=class_chunk, seed=seed)
         self.use_ctp, self.use_tft, self.ctp_source = use_ctp, use_tft, ctp_source if use_ctp else None
         self.ctp_output_bias = ctp_output_bias if use_ctp else None
-        self.symmetric, self.consistency, self.class_chunk = symmetric, consistency, class_chunk
-        device = self.ctx.device
+        self.symmetric, self.consistency = symmetric, consistency
         with seeded(seed):
             self.ctp = (ClassAwarePrompt(self.image_dim, self.ctx_width, ctp_source, zero_init=ctp_zero_init,
-                                         output_bias=ctp_output_bias).to(device) if use_ctp else None)
-            self.tft = TextGuidedFeatureTuning(self.image_dim, tft_ratio).to(device) if use_tft else None
+                                         output_bias=ctp_output_bias).to(self.device) if use_ctp else None)
+            self.tft = TextGuidedFeatureTuning(self.image_dim, tft_ratio).to(self.device) if use_tft else None
 
     def set_classnames(self, classnames) -> None:
         super().set_classnames(classnames)
         with torch.no_grad():  # the frozen hand-written prompts: CTP's queries and the consistency target
-            tokens = self.tokenizer([ZERO_SHOT_TEMPLATE.format(c) for c in self.classnames]).to(self.ctx.device)
+            tokens = self.tokenizer([CLIP_TEMPLATE.format(c) for c in self.classnames]).to(self.device)
             zero_shot = F.normalize(self.text_encoder.encode_tokens(tokens).float(), dim=-1)
         self.register_buffer("zero_shot_text", zero_shot, persistent=False)  # (C, D)
 
@@ -102,7 +99,7 @@ class TMML(CoOp):
             return self.encode_text()[None].expand(image_features.shape[0], -1, -1), None
         keys = tokens if self.ctp_source == "patches" else image_features[:, None]  # (B, P or 1, D)
         shifts, attention = self.ctp(self.zero_shot_text, keys)  # (B, C, width): a different shift per class
-        return self.shifted_text_features(shifts, self.class_chunk), attention  # (B, C, D), (B, C, P)
+        return self.shifted_text_features(shifts), attention  # (B, C, D), (B, C, P)
 
     # --- both ---------------------------------------------------------------------------------------------
 
@@ -126,6 +123,6 @@ class TMML(CoOp):
 
     def training_loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         out = self.features(inputs)
-        return contrastive_loss(out["image"], out["text"], labels.to(self.ctx.device), self.clip.logit_scale,
+        return contrastive_loss(out["image"], out["text"], labels.to(self.device), self.clip.logit_scale,
                                 symmetric=self.symmetric, consistency=self.consistency,
                                 zero_shot_text=self.zero_shot_text)

@@ -1,0 +1,80 @@
+"""The shape of the library: layers that only import downwards, small learner files, and an engine that uses
+only the members `PromptLearner`'s docstring promises."""
+import ast
+from pathlib import Path
+
+import pytest
+from torch import nn
+
+from tmml_lite.prompt_learner import PromptLearner
+
+PACKAGE = Path(__file__).parents[1] / "tmml_lite"
+# bottom to top; a module may import from its own layer or below (tmml_lite/__init__.py says the same)
+LAYERS = [
+    ("world", "metrics", "checkpoint", "papers"),
+    ("datasets", "data", "backbone"),
+    ("text_encoder", "zeroshot", "pretrain"),
+    ("layers", "saving", "prompt_learner", "ctp", "tft", "losses"),
+    ("coop", "cocoop", "tmml"),
+    ("engine",),
+    ("grid", "premises", "discrimination", "bench"),
+    ("plotting", "widgets", "__main__"),
+]
+RANK = {module: rank for rank, layer in enumerate(LAYERS) for module in layer}
+LEARNER_FILES = ("coop", "cocoop", "tmml")
+
+
+def _imports(module: str) -> set[str]:
+    """The tmml_lite modules `module` imports, at the top or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse((PACKAGE / f"{module}.py").read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module} if node.module else {alias.name for alias in node.names}
+    return {m.split(".")[0] for m in found}
+
+
+MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_nothing_imports_from_a_layer_above(module):
+    assert module in RANK, f"tmml_lite/{module}.py is in no layer: add it to LAYERS in {Path(__file__).name}"
+    above = sorted(m for m in _imports(module) if RANK.get(m, -1) > RANK[module])
+    assert not above, f"{module} imports {above} from a layer above its own"
+
+
+def test_there_is_no_import_cycle():
+    graph = {m: _imports(m) & set(MODULES) for m in MODULES}
+    done, path = set(), []
+
+    def visit(module):
+        assert module not in path, "import cycle: " + " -> ".join(path[path.index(module):] + [module])
+        if module not in done:
+            path.append(module)
+            for other in sorted(graph[module]):
+                visit(other)
+            path.pop()
+            done.add(module)
+    for module in MODULES:
+        visit(module)
+
+
+@pytest.mark.parametrize("module", LEARNER_FILES)
+def test_each_learner_file_reads_in_one_sitting(module):
+    lines = len((PACKAGE / f"{module}.py").read_text().splitlines())
+    assert lines <= 150, f"tmml_lite/{module}.py has {lines} lines"
+
+
+def test_the_engine_uses_only_the_members_the_learner_contract_names():
+    """Every `learner.<member>` in engine.py is an nn.Module member or is named in PromptLearner's docstring,
+    and the engine never looks members up by name (hasattr/getattr on a learner)."""
+    tree = ast.parse((PACKAGE / "engine.py").read_text())
+    used = {node.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "learner"}
+    assert used, "the engine should be found using learners"
+    unwritten = sorted(m for m in used if m not in dir(nn.Module) and f"``{m}" not in PromptLearner.__doc__)
+    assert not unwritten, f"engine.py uses learner members its contract does not name: {unwritten}"
+    lookups = [node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call)
+               and isinstance(node.func, ast.Name) and node.func.id in ("hasattr", "getattr")
+               and any(isinstance(a, ast.Name) and a.id == "learner" for a in node.args)]
+    assert not lookups, f"engine.py looks up learner members by name: {lookups}"
