@@ -4,9 +4,10 @@
 #                   then build the book and open every page in headless Chromium (tests/test_book_browser.py)
 #   make notebooks  re-execute every notebook in place (tiny profile, clean kernel) and store the outputs
 #   make pretrain   regenerate the TinyCLIP checkpoint shipped in tmml_lite/assets
-#   make bench      run the base-to-new grids into tmml_lite/assets/ablation.csv (chapter 06) and
-#                   benchmark.csv (chapter 07); resumable: finished runs are skipped, so delete a file to
-#                   regenerate it from scratch
+#   make bench      the premise table (zero-shot, linear probe, CoOp per task) into
+#                   tmml_lite/assets/premises.csv, then the base-to-new grids into ablation.csv (chapter 06)
+#                   and benchmark.csv (chapter 07); resumable: finished runs are skipped, so delete a file
+#                   to regenerate it from scratch
 #   make clean      remove _build
 #
 # The virtual environment is tracked by two stamp files:
@@ -75,6 +76,7 @@ pretrain: $(INSTALLED)
 	$(PY) -m tmml_lite pretrain
 
 bench: $(INSTALLED)
+	$(PY) -m tmml_lite premises --results tmml_lite/assets/premises.csv
 	$(PY) -m tmml_lite bench --results tmml_lite/assets/ablation.csv
 	$(PY) -m tmml_lite bench --methods zero-shot CoOp CoCoOp TMML \
 	    --tasks shapes colors textures fine_grained counting digits --results tmml_lite/assets/benchmark.csv

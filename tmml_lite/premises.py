@@ -25,7 +25,6 @@ import csv
 import statistics
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from . import data
@@ -76,20 +75,16 @@ def zeroshot_base_new(backbone, splits: dict, template: str = CLIP_TEMPLATE) -> 
     return out[0], out[1]
 
 
-def book_coop():
-    """The book's CoOp: (build(backbone, classnames, seed) -> learner, its TrainConfig), from `grid.METHODS`."""
-    from .grid import METHODS, recipe
-    return METHODS["CoOp"], recipe
-
-
 def premise_row(backbone, task: str, seed: int, shots: int = 16, coop_config: TrainConfig | None = None) -> dict:
-    """One (task, seed): chance, zero-shot base / new, the linear probe on base, CoOp base / new (all in %)."""
-    spec, recipe = book_coop()
-    cfg = coop_config or recipe(spec, backbone.name)
+    """One (task, seed): chance, zero-shot base / new, the linear probe on base, and CoOp base / new (all in %),
+    CoOp being the book's (`grid.METHODS["CoOp"]`, its recipe unless `coop_config` is given)."""
+    from .grid import get_method, recipe
+    spec = get_method("CoOp")
     splits = data.base_to_new(task, shots, seed)
     zs_base, zs_new = zeroshot_base_new(backbone, splits)
     lp_base, C = linear_probe(backbone, splits)
-    coop = run_seed(lambda names, s: spec.build(backbone, names, s), task, cfg, seed, shots, progress=False)
+    coop = run_seed(lambda names, s: spec.build(backbone, names, s), task,
+                    coop_config or recipe(spec, backbone.name), seed, shots, progress=False)
     return {"task": task, "seed": seed, "shots": shots, "backbone": backbone.name,
             "chance": round(100 / len(splits["test_base"].classnames), 2), "zs_base": round(zs_base, 2),
             "zs_new": round(zs_new, 2), "lp_base": round(lp_base, 2), "lp_C": C,
@@ -175,23 +170,23 @@ def check_premises(rows: list[dict]) -> dict[str, tuple[bool, str]]:
         "a": (not low, "zero-shot base within [2 x chance, 85] on every task"
               + (f"; not on {', '.join(low)}" if low else "")),
         "b": (avg["LP - ZS base"] >= 5 and 2 * len(lp_ok) >= len(tasks) and beyond("LP - ZS base", 1),
-              f"LP - ZS base {avg['LP - ZS base']:+.1f} +- {avg['LP - ZS base std']:.1f} (need >= +5); "
+              f"LP - ZS base {avg['LP - ZS base']:+.1f} ± {avg['LP - ZS base std']:.1f} (need >= +5); "
               f"LP >= ZS on {len(lp_ok)} of {len(tasks)} tasks (need half)"),
         "c": (avg["CoOp - ZS base"] >= 8 and not coop_below and beyond("CoOp - ZS base", 1),
-              f"CoOp - ZS base {avg['CoOp - ZS base']:+.1f} +- {avg['CoOp - ZS base std']:.1f} (need >= +8)"
+              f"CoOp - ZS base {avg['CoOp - ZS base']:+.1f} ± {avg['CoOp - ZS base std']:.1f} (need >= +8)"
               + (f"; below zero-shot on {', '.join(coop_below)}" if coop_below else "")),
         "d": (avg["CoOp - ZS new"] <= -3 and beyond("CoOp - ZS new", -1),
-              f"CoOp - ZS new {avg['CoOp - ZS new']:+.1f} +- {avg['CoOp - ZS new std']:.1f} (need <= -3)"),
+              f"CoOp - ZS new {avg['CoOp - ZS new']:+.1f} ± {avg['CoOp - ZS new std']:.1f} (need <= -3)"),
     }
     return out
 
 
 def premise_markdown(table: list[dict]) -> str:
-    """The premise table as Markdown: means over seeds, and each paired difference as mean +- std."""
+    """The premise table as Markdown: means over seeds, and each paired difference as mean ± std."""
     lines = ["| task | chance | zero-shot B / N | LP16 B | CoOp B / N | LP - ZS base | CoOp - ZS base | "
              "CoOp - ZS new |", "|---|---|---|---|---|---|---|---|"]
     for r in table:
-        diffs = " | ".join(f"{r[n]:+.1f} +- {r[n + ' std']:.1f}" for n in DIFFERENCES)
+        diffs = " | ".join(f"{r[n]:+.1f} ± {r[n + ' std']:.1f}" for n in DIFFERENCES)
         lines.append(f"| {r['task']} | {r['chance']:.1f} | {r['zs_base']:.1f} / {r['zs_new']:.1f} | "
                      f"{r['lp_base']:.1f} | {r['coop_base']:.1f} / {r['coop_new']:.1f} | {diffs} |")
     return "\n".join(lines)
