@@ -1,23 +1,32 @@
-"""The tiny profile never opens a network connection: run it in a subprocess with sockets blocked."""
+"""The tiny profile never opens a network connection, and the full profile offline fails fast: each runs in a
+subprocess with sockets blocked."""
 import subprocess
 import sys
 import textwrap
 
+# the first lines of every subprocess below: any attempt to open a connection is recorded in `attempts` and
+# fails as an unreachable network would (a library that swallows the error cannot hide the attempt)
+BLOCK_SOCKETS = textwrap.dedent("""
+    import socket
+    attempts = []
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network access attempted")
+    socket.socket.connect = refuse
+    socket.socket.connect_ex = refuse
+    socket.create_connection = refuse
+    socket.getaddrinfo = refuse
+""")
+
 
 def test_tiny_profile_opens_no_socket():
-    code = textwrap.dedent("""
-        import socket
-        def refuse(*args, **kwargs):
-            raise RuntimeError("network access attempted")
-        socket.socket.connect = refuse
-        socket.socket.connect_ex = refuse
-        socket.create_connection = refuse
-        socket.getaddrinfo = refuse
+    code = BLOCK_SOCKETS + textwrap.dedent("""
         import tmml_lite
         from tmml_lite import load_clip, zeroshot_accuracy
         backbone = load_clip()
         assert backbone.name == tmml_lite.TINY_MODEL, backbone.name
         acc = zeroshot_accuracy(backbone, "colors", split="val")
+        assert not attempts, attempts
         print("ok", acc)
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -27,14 +36,8 @@ def test_tiny_profile_opens_no_socket():
 
 
 def test_full_profile_without_cached_weights_fails_fast_offline_and_says_what_to_do(tmp_path):
-    code = textwrap.dedent("""
-        import socket, time
-        def refuse(*args, **kwargs):
-            raise OSError("network is unreachable")
-        socket.socket.connect = refuse
-        socket.socket.connect_ex = refuse
-        socket.create_connection = refuse
-        socket.getaddrinfo = refuse
+    code = BLOCK_SOCKETS + textwrap.dedent("""
+        import time
         import tmml_lite
         start = time.perf_counter()
         try:
