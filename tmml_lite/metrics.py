@@ -32,7 +32,7 @@ def summarize(base, new) -> dict:
 def paired_difference(a, b) -> dict:
     """The difference a - b of two methods run on the same seeds (so on the same shots): a and b are
     per-seed values in the same seed order. Returns {"mean", "std" (over seeds; 0 for one seed), "n",
-    "beyond_noise" (|mean| > 2 std over at least two seeds: a difference, not a tie)}."""
+    "beyond_noise" (the mean beyond twice the std, over at least two seeds: a difference, not a tie)}."""
     a, b = [float(x) for x in a], [float(x) for x in b]
     if len(a) != len(b) or not a:
         raise ValueError(f"a paired difference needs the same non-zero number of seeds on both sides, got "
