@@ -52,7 +52,6 @@ class Backbone:
     preprocess: transforms.Compose
     tokenizer: object
     name: str
-    pretrained: str | None
 
     def __iter__(self):
         return iter((self.model, self.preprocess, self.tokenizer))
@@ -90,8 +89,7 @@ def create_tiny(name: str = TINY_MODEL, checkpoint: str | Path | None = TINY_CHE
     # open_clip loads a local safetensors file given as `pretrained` (fp16 weights are cast to fp32)
     model = open_clip.create_model(name, pretrained=None if checkpoint is None else str(checkpoint))
     model.eval()
-    return Backbone(model, _tiny_preprocess(model), open_clip.get_tokenizer(name), name,
-                    str(checkpoint) if checkpoint is not None else None)
+    return Backbone(model, _tiny_preprocess(model), open_clip.get_tokenizer(name), name)
 
 
 def load_clip(model_name: str | None = None, pretrained: str | None = "default", device=None,
@@ -151,7 +149,7 @@ def _create_open_clip(model_name: str, pretrained: str | None) -> Backbone:
     with _hub_offline(offline):
         model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained,
                                                                      force_quick_gelu=quick_gelu)
-    return Backbone(model, preprocess, open_clip.get_tokenizer(model_name), model_name, pretrained)
+    return Backbone(model, preprocess, open_clip.get_tokenizer(model_name), model_name)
 
 
 def _hub_repo(model_name: str, pretrained: str) -> tuple[str, str] | None:
