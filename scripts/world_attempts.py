@@ -29,13 +29,16 @@ from tmml_lite.pretrain import PretrainConfig, pretrain
 # the subject); "downstream_fade": the same for every downstream image; "downstream_sizes": object side in
 # pixels per size word in downstream images; "rare_names": captions name a shape by the task's word with this
 # probability and otherwise by an everyday word (EVERYDAY), and a digit by its word ("seven") with this
-# probability and otherwise by its numeral; "test_per_class": images per class of the test split.
+# probability and otherwise by its numeral; "test_per_class": images per class of the test split;
+# "fine_grained" (colours, shapes): the classes of the fine_grained task, every colour with every shape.
 ATTEMPTS = {
     "v1": dict(pretrain_fade=(0.25, 1.0), test_per_class=300),
     "v1-faded-downstream": dict(pretrain_fade=(0.25, 1.0), downstream_fade=(0.2, 0.5), test_per_class=300),
     "v1-object-centric": dict(pretrain_fade=(0.25, 1.0), downstream_fade=(0.2, 0.5),
                               downstream_sizes={"small": 13, "medium": 16, "large": 18}, test_per_class=300),
     "v2": dict(pretrain_fade=(0.25, 1.0), rare_names=0.1, test_per_class=300),
+    "v2-fine-grained-48": dict(pretrain_fade=(0.25, 1.0), rare_names=0.1, test_per_class=300,
+                               fine_grained=(("red", "orange", "pink", "purple"), world.SHAPES)),
 }
 
 EVERYDAY = {"circle": ["disc", "dot"], "square": ["box", "block"], "triangle": ["wedge", "pyramid"],
@@ -113,6 +116,10 @@ def apply(levers: dict) -> None:
     world.render, world.caption = render, caption
     if "test_per_class" in levers:
         world.SPLIT_SIZES["test"] = levers["test_per_class"]
+    if "fine_grained" in levers:
+        colours, shapes = levers["fine_grained"]
+        world.TASKS["fine_grained"] = replace(world.TASKS["fine_grained"],
+                                              classnames=tuple(f"{c} {s}" for s in shapes for c in colours))
     data._split_cached.cache_clear()
 
 
@@ -124,6 +131,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=list(world.TASKS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--epochs", nargs="+", type=int, default=[10], help="CoOp epochs (one table each)")
+    parser.add_argument("--lr", type=float, default=TrainConfig().lr, help="CoOp's learning rate")
     args = parser.parse_args()
     apply(ATTEMPTS[args.attempt])
     out = Path("runs/attempts") / args.attempt
@@ -136,9 +144,10 @@ def main() -> None:
     backbone = create_tiny(PretrainConfig().model, checkpoint)
     (out / "attempt.json").write_text(json.dumps({"levers": ATTEMPTS[args.attempt], **vars(args)}, indent=1))
     for epochs in args.epochs:
-        rows = premises.premise_rows(backbone, args.tasks, args.seeds, results=out / f"premises_coop{epochs}.csv",
-                                     coop_config=replace(TrainConfig(), epochs=epochs), progress=False)
-        print(f"== {args.attempt}, CoOp {epochs} epochs")
+        rows = premises.premise_rows(backbone, args.tasks, args.seeds,
+                                     results=out / f"premises_coop{epochs}_lr{args.lr}.csv",
+                                     coop_config=replace(TrainConfig(), epochs=epochs, lr=args.lr), progress=False)
+        print(f"== {args.attempt}, CoOp {epochs} epochs at lr {args.lr}")
         print(premises.premise_markdown(premises.premise_table(rows)))
         for letter, (holds, numbers) in premises.check_premises(rows).items():
             print(f"({letter}) {'holds' if holds else 'fails'}: {numbers}")
