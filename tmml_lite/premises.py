@@ -25,15 +25,14 @@ import csv
 import statistics
 from pathlib import Path
 
-import torch
-
 from . import data
 from .engine import TrainConfig, run_seed
-from .metrics import accuracy, paired_difference
-from .zeroshot import CLIP_TEMPLATE, encode_images, similarity_matrix, text_classifier
+from .metrics import paired_difference
+from .zeroshot import CLIP_TEMPLATE, encode_images, zeroshot_accuracy
 
 FIELDS = ("task", "seed", "shots", "backbone", "chance", "zs_base", "zs_new", "lp_base", "lp_C", "coop_base",
           "coop_new")
+MEASURES = ("chance", "zs_base", "zs_new", "lp_base", "coop_base", "coop_new")  # the accuracies of a row (%)
 PROBE_C = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)  # inverse regularisation strengths the probe chooses from
 # the committed premise table of the book's backbone (`make bench`):
 #   TMML_PROFILE=tiny python -m tmml_lite premises --results tmml_lite/assets/premises.csv
@@ -61,27 +60,14 @@ def linear_probe(backbone, splits: dict, Cs=PROBE_C) -> tuple[float, float]:
     return 100.0 * float((probe.predict(x_test) == splits["test_base"].labels).mean()), C
 
 
-@torch.no_grad()
-def zeroshot_base_new(backbone, splits: dict, template: str = CLIP_TEMPLATE) -> tuple[float, float]:
-    """Zero-shot accuracy (%) on the base and on the new test images, each against its own class names, with
-    one hand-written template (CoOp's starting prompt "a photo of a {}.")."""
-    model, preprocess, tokenizer = backbone
-    out = []
-    for key in ("test_base", "test_new"):
-        subset = splits[key]
-        logits = similarity_matrix(encode_images(model, preprocess, subset.images),
-                                   text_classifier(model, tokenizer, subset.classnames, [template]))
-        out.append(accuracy(logits, torch.as_tensor(subset.labels)))
-    return out[0], out[1]
-
-
 def premise_row(backbone, task: str, seed: int, shots: int = 16, coop_config: TrainConfig | None = None) -> dict:
     """One (task, seed): chance, zero-shot base / new, the linear probe on base, and CoOp base / new (all in %),
     CoOp being the book's (`grid.METHODS["CoOp"]`, its recipe unless `coop_config` is given)."""
     from .grid import get_method, recipe
     spec = get_method("CoOp")
     splits = data.base_to_new(task, shots, seed)
-    zs_base, zs_new = zeroshot_base_new(backbone, splits)
+    zs_base, zs_new = (zeroshot_accuracy(backbone, task, [CLIP_TEMPLATE], classnames=splits[k].classnames)
+                       for k in ("test_base", "test_new"))
     lp_base, C = linear_probe(backbone, splits)
     coop = run_seed(lambda names, s: spec.build(backbone, names, s), task,
                     coop_config or recipe(spec, backbone.name), seed, shots, progress=False)
@@ -143,10 +129,10 @@ def premise_table(rows: list[dict]) -> list[dict]:
     table = []
     for task, runs in list(by_task.items()) + [("average", None)]:
         if runs is None:  # per seed, the mean over tasks
-            runs = [{k: statistics.mean(by_task[t][i][k] for t in by_task) for k in FIELDS[4:]}
+            runs = [{k: statistics.mean(by_task[t][i][k] for t in by_task) for k in MEASURES}
                     for i in range(len(seeds))]
         row = {"task": task, "seeds": len(runs)}
-        for k in ("chance", "zs_base", "zs_new", "lp_base", "coop_base", "coop_new"):
+        for k in MEASURES:
             row[k] = statistics.mean(r[k] for r in runs)
         for name, (a, b) in DIFFERENCES.items():
             d = paired_difference([r[a] for r in runs], [r[b] for r in runs])
