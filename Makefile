@@ -79,7 +79,7 @@ bench: $(INSTALLED)
 	$(PY) -m tmml_lite premises --results tmml_lite/assets/premises.csv
 	$(PY) -m tmml_lite bench --results tmml_lite/assets/ablation.csv
 	$(PY) -m tmml_lite bench --methods zero-shot CoOp CoCoOp TMML \
-	    --tasks shapes colors textures fine_grained counting digits --results tmml_lite/assets/benchmark.csv
+	    --tasks shapes textures fine_grained counting digits --results tmml_lite/assets/benchmark.csv
 
 # ---------------------------------------------------------------------------------------------------------
 # Book: refuse notebooks whose stored outputs are not one clean run, then build. `--all` re-reads every

@@ -64,7 +64,7 @@ def test_a_chapter_takes_the_learner_and_recipe_of_the_committed_grid(tiny):
 def test_the_bench_command_runs_resumes_and_merges(tmp_path, capsys):
     from tmml_lite.__main__ import main
     results = tmp_path / "shard.csv"
-    args = ["bench", "--methods", "zero-shot", "--tasks", "colors", "--seeds", "1", "2", "--results", str(results),
+    args = ["bench", "--methods", "zero-shot", "--tasks", "digits", "--seeds", "1", "2", "--results", str(results),
             "--profile", "tiny", "--shard", "2/2"]
     main(args)
     assert [(r["method"], r["seed"]) for r in grid.read_rows(results)] == [("zero-shot", 2)]  # every 2nd cell

@@ -25,7 +25,7 @@ def test_tiny_profile_opens_no_socket():
         from tmml_lite import load_clip, zeroshot_accuracy
         backbone = load_clip()
         assert backbone.name == tmml_lite.TINY_MODEL, backbone.name
-        acc = zeroshot_accuracy(backbone, "colors", split="val")
+        acc = zeroshot_accuracy(backbone, "digits", split="val")
         assert not attempts, attempts
         print("ok", acc)
     """)

@@ -36,8 +36,8 @@ def test_captions_use_the_right_article():
             assert (article == "an") == (word[0] in "aeiou"), (article, word)
 
 
-def test_at_least_six_tasks_of_at_least_ten_classes():
-    assert len(world.TASKS) >= 6
+def test_at_least_five_tasks_of_at_least_ten_classes():
+    assert len(world.TASKS) >= 5
     for task in world.TASKS.values():
         assert len(task.classnames) >= 10, task.name
         assert len(set(task.classnames)) == len(task.classnames)
@@ -52,14 +52,19 @@ def test_each_class_renders_and_labels_cycle(task):
 
 
 def test_downstream_domain_is_shifted_from_pretraining():
-    """Same scenes, drawn in the two domains: the downstream images are blurrier and lower in contrast."""
+    """Same scenes, drawn in the two domains (backgrounds alike, noise off to compare edges): downstream images
+    are blurrier and fainter, and their objects are sketches (outlines)."""
+    from dataclasses import replace
     rng = np.random.default_rng(0)
     scenes = [world.random_scene(rng) for _ in range(64)]
-    clean = [world.render(s, np.random.default_rng(i), world.CLEAN).astype(float) for i, s in enumerate(scenes)]
-    shifted = [world.render(s, np.random.default_rng(i), world.SHIFTED).astype(float) for i, s in enumerate(scenes)]
+    quiet = dict(noise=0.0, background_contrast=world.CLEAN.background_contrast)
+    domains = replace(world.CLEAN, **quiet), replace(world.SHIFTED, **quiet, clutter=(0, 0))
+    clean, shifted = ([world.render(s, np.random.default_rng(i), d).astype(float) for i, s in enumerate(scenes)]
+                      for d in domains)
+    edges = lambda ims: np.mean([np.abs(np.diff(im, axis=1)).mean() for im in ims])
     contrast = lambda ims: np.mean([im.std() for im in ims])
-    assert contrast(shifted) < 0.9 * contrast(clean)
-    assert world.SHIFTED.blur[0] > 0 and world.CLEAN.blur == (0.0, 0.0)
+    assert edges(shifted) < 0.8 * edges(clean) and contrast(shifted) < 0.95 * contrast(clean)
+    assert all(world.random_scene(rng, world.SHIFTED).outline for _ in range(20))
 
 
 def test_unknown_task_and_split_get_clear_errors():

@@ -36,7 +36,7 @@ FIELDS = ("method", "task", "seed", "shots", "backbone", "base", "new", "seconds
 #     TMML_PROFILE=tiny python -m tmml_lite bench --results tmml_lite/assets/ablation.csv
 #   chapter 07, the book's four methods on all six tasks:
 #     TMML_PROFILE=tiny python -m tmml_lite bench --methods zero-shot CoOp CoCoOp TMML \
-#         --tasks shapes colors textures fine_grained counting digits --results tmml_lite/assets/benchmark.csv
+#         --tasks shapes textures fine_grained counting digits --results tmml_lite/assets/benchmark.csv
 COMMITTED_RESULTS = Path(__file__).parent / "assets" / "ablation.csv"
 BENCHMARK_RESULTS = Path(__file__).parent / "assets" / "benchmark.csv"
 

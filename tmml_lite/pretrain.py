@@ -30,7 +30,7 @@ from .text_encoder import PromptTextEncoder
 class PretrainConfig:
     """Hyper-parameters of TinyCLIP pretraining (defaults reproduce the shipped checkpoint)."""
     model: str = TINY_MODEL
-    steps: int = 1400
+    steps: int = 2000
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.1
