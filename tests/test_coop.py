@@ -158,3 +158,21 @@ def test_a_corrupt_or_foreign_learner_file_is_refused(tiny, tmp_path):
     save_tensors(tmp_path / "plain.safetensors", {"ctx": torch.zeros(4, 128)})
     with pytest.raises(ValueError, match="not a saved prompt learner"):
         CoOp(tiny, NAMES).load(tmp_path / "plain.safetensors")
+
+
+def test_a_shared_offset_starts_as_coop_and_moves_every_context_token_alike(tiny, tmp_path):
+    """"CoOp + shared offset" (chapter 6): at zero it is CoOp; trained, one vector moves all M tokens."""
+    names = ["circle", "square", "star"]
+    plain, offset = CoOp(tiny, names), CoOp(tiny, names, shared_offset=True)
+    features = torch.randn(4, tiny.model.visual.output_dim)
+    torch.testing.assert_close(offset(features), plain(features))
+    offset(features).logsumexp(-1).sum().backward()
+    assert offset.offset.grad is not None and offset.offset.grad.abs().sum() > 0
+    with torch.no_grad():
+        offset.offset += 0.1
+    moved = offset.prompts()[:, 1:1 + offset.n_ctx] - plain.prompts()[:, 1:1 + plain.n_ctx]
+    torch.testing.assert_close(moved, torch.full_like(moved, 0.1))
+    offset.save(tmp_path / "offset.safetensors")
+    again = CoOp(tiny, ["ring", "heart"], shared_offset=True)
+    again.load(tmp_path / "offset.safetensors")
+    torch.testing.assert_close(again.offset, offset.offset.detach())

@@ -165,19 +165,18 @@ def test_run_seeds_runs_each_seed_and_writes_only_into_run_dir(tiny, tmp_path):
     assert sorted(os.listdir(tmp_path / "b2n")) == ["seed1", "seed2", "splits"]
 
 
-def test_coop_with_the_default_config_beats_zero_shot_on_base_classes(tiny):
-    """Averaged over three tasks where 16 shots have something to teach TinyCLIP (+4.6 points when measured on
-    the checkpoint of 13:58 UTC: textures +6.2, fine_grained +3.3, counting +4.4). Shapes is left out: on every
-    checkpoint measured so far, CoOp did not beat zero-shot there (an earlier one's 16-shot linear probe was
-    below zero-shot: the frozen features, not the prompt, were the limit)."""
+def test_coop_with_the_default_config_learns_what_zero_shot_misses_on_base_classes(tiny):
+    """Premise (c) of the tiny world on one seed: CoOp's recipe (`TrainConfig()`, 200 epochs) gains on the
+    base classes. Measured on the shipped checkpoint, seed 1: textures +12.0, counting +24.7 points; the
+    other three tasks gain too (tmml_lite/assets/premises.csv) but take longer to train."""
     gains = {}
-    for task in ("textures", "fine_grained", "counting"):
+    for task in ("textures", "counting"):
         splits = data.base_to_new(task, shots=16, seed=1)
         learner = CoOp(tiny, splits["train"].classnames)
         zero_shot = engine.evaluate(learner, splits["test_base"])
-        engine.fit(learner, splits["train"], TrainConfig(epochs=50), progress=False)
+        engine.fit(learner, splits["train"], TrainConfig(), progress=False)
         gains[task] = engine.evaluate(learner, splits["test_base"]) - zero_shot
-    assert sum(gains.values()) / len(gains) > 2, gains
+    assert min(gains.values()) > 5 and sum(gains.values()) / len(gains) > 8, gains
 
 
 def test_bench_speed_compares_the_naive_and_our_training_step(tiny):

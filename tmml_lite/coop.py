@@ -20,6 +20,7 @@ learners in `PromptLearner`; what is CoOp's own is the sentence in `forward`. Fo
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from .prompt_learner import CTX_INIT, PromptLearner
 
@@ -38,12 +39,21 @@ class CoOp(PromptLearner):
             score new classes.
         truncate: cut the prompts after the longest EOT (same result, much faster); False keeps all 77 tokens.
         seed: seeds the random initialisation, without touching the caller's random state.
+        shared_offset: also learn one vector, starting at zero, added to every context token. It adds no
+            prompt CoOp could not reach (ctx + offset is another ctx); it changes how training gets there. It
+            is what the output bias of CTP's last layer amounts to, measured without CTP ("CoOp + shared
+            offset" in chapter 6).
     """
 
     def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = CTX_INIT,
-                 class_specific: bool = False, truncate: bool = True, seed: int | None = 0):
+                 class_specific: bool = False, truncate: bool = True, seed: int | None = 0,
+                 shared_offset: bool = False):
         super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, class_specific=class_specific,
                          truncate=truncate, seed=seed)
+        self.offset = nn.Parameter(torch.zeros(self.ctx.shape[-1], device=self.device)) if shared_offset else None
+
+    def context(self) -> torch.Tensor:
+        return self.ctx if self.offset is None else self.ctx + self.offset
 
     def text_features(self, images_or_features: torch.Tensor) -> torch.Tensor:
         """The unit-norm class text features (B, C, D) each image is scored against: for CoOp, the same C

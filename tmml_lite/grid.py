@@ -26,7 +26,7 @@ from .backbone import TINY_MODELS
 from .cocoop import CoCoOp
 from .coop import CoOp
 from .engine import COCOOP_CONFIG, TrainConfig, run_seed, run_seeds
-from .metrics import harmonic_mean, summarize
+from .metrics import harmonic_mean, paired_difference, summarize
 from .tmml import TMML
 from .zeroshot import CLIP_TEMPLATE
 
@@ -54,6 +54,10 @@ def _coop(backbone, names, seed):
     return CoOp(backbone, names, seed=seed)
 
 
+def _coop_offset(backbone, names, seed):
+    return CoOp(backbone, names, seed=seed, shared_offset=True)
+
+
 def _cocoop(backbone, names, seed):
     return CoCoOp(backbone, names, seed=seed)
 
@@ -71,6 +75,8 @@ METHODS = {spec.name: spec for spec in [
     MethodSpec("TMML", _tmml(), COCOOP_CONFIG, "CTP + TFT + contrastive loss (our reconstruction), batch 4"),
     # ablations of TMML, all with the recipe of TMML
     MethodSpec("CoOp (batch 4)", _coop, COCOOP_CONFIG, "CoOp trained with the recipe of TMML"),
+    MethodSpec("CoOp + shared offset", _coop_offset, COCOOP_CONFIG,
+               "CoOp (batch 4) plus one learned vector added to every context token: CTP's output bias alone"),
     MethodSpec("CTP", _tmml(use_tft=False), COCOOP_CONFIG, "class-aware text prompt only"),
     MethodSpec("TFT", _tmml(use_ctp=False), COCOOP_CONFIG, "text-guided feature tuning only"),
     MethodSpec("CTP global", _tmml(use_tft=False, ctp_source="global"), COCOOP_CONFIG,
@@ -87,8 +93,8 @@ METHODS = {spec.name: spec for spec in [
                "loss + pull of the class texts towards the hand-written prompts"),
 ]}
 BOOK_METHODS = ("zero-shot", "CoOp", "CoCoOp", "TMML")
-ABLATIONS = ("CoOp (batch 4)", "CTP", "TFT", "TMML", "CTP global", "CTP random init", "CTP no bias",
-             "TMML alpha 0.03", "TMML alpha 0.3", "TMML + symmetric", "TMML + consistency")
+ABLATIONS = ("CoOp (batch 4)", "CoOp + shared offset", "CTP", "TFT", "TMML", "CTP global", "CTP random init",
+             "CTP no bias", "TMML alpha 0.03", "TMML alpha 0.3", "TMML + symmetric", "TMML + consistency")
 
 
 # The papers train every learner with SGD at lr 0.002 on ViT-B/16 (CoOp, CoCoOp); the tiny recipes above use
@@ -203,6 +209,57 @@ def summarize_rows(rows: list[dict]) -> list[dict]:
         table.append({"method": method, "task": "average", "seeds": min(r["seeds"] for r in mine), "base": b,
                       "new": n, "base_std": 0.0, "new_std": 0.0, "H": harmonic_mean(b, n)})
     return table
+
+
+def results_frame(rows: list[dict], methods=None, tasks=None):
+    """The grid as a pandas DataFrame for the chapters: one row per (task, method), Base and New as
+    "mean ± std" over seeds and H on the means; the "average" rows average Base and New over the tasks."""
+    import pandas as pd
+    summary = {(r["method"], r["task"]): r for r in summarize_rows(rows)}
+    tasks = tasks or list(dict.fromkeys(r["task"] for r in rows)) + ["average"]
+    methods = methods or list(dict.fromkeys(r["method"] for r in rows))
+
+    def cell(mean, std, task):
+        return f"{mean:.1f}" if task == "average" else f"{mean:.1f} ± {std:.1f}"
+    records = [{"task": t, "method": m, "Base": cell(r["base"], r["base_std"], t),
+                "New": cell(r["new"], r["new_std"], t), "H": f"{r['H']:.1f}"}
+               for t in tasks for m in methods if (r := summary.get((m, t)))]
+    return pd.DataFrame(records).set_index(["task", "method"])
+
+
+def paired(rows: list[dict], a: str, b: str, task: str, metric: str = "new") -> dict:
+    """The paired difference a - b of two methods of a grid on one task and metric ("base", "new" or "H"),
+    over the seeds both ran (same seed, same shots): `metrics.paired_difference` plus "seeds". With
+    task="average", each seed's value is first averaged over the tasks both methods ran."""
+    def per_seed(method):
+        mine = [r for r in rows if r["method"] == method and (task == "average" or r["task"] == task)]
+        values: dict[int, list] = {}
+        for r in mine:
+            value = harmonic_mean(r["base"], r["new"]) if metric == "H" else r[metric]
+            values.setdefault(r["seed"], []).append(value)
+        return {seed: statistics.mean(v) for seed, v in values.items()}
+    va, vb = per_seed(a), per_seed(b)
+    seeds = sorted(set(va) & set(vb))
+    if not seeds:
+        raise ValueError(f"{a!r} and {b!r} share no seed on task {task!r} in these rows")
+    return {**paired_difference([va[s] for s in seeds], [vb[s] for s in seeds]), "seeds": seeds}
+
+
+def paired_frame(rows: list[dict], a: str, b: str, tasks=None, metrics=("base", "new", "H")):
+    """The paired differences a - b (`paired`) per task and on average, as a DataFrame of "+d ± std" cells;
+    a difference within twice its std over seeds is marked "(tie)"."""
+    import pandas as pd
+    tasks = tasks or list(dict.fromkeys(r["task"] for r in rows if r["method"] == a))
+    rows = [r for r in rows if r["task"] in tasks]  # the average is over these tasks
+    records = []
+    for task in [*tasks, "average"]:
+        record = {"task": task}
+        for metric in metrics:
+            d = paired(rows, a, b, task, metric)
+            record[metric if metric == "H" else metric.capitalize()] = (
+                f"{d['mean']:+.1f} ± {d['std']:.1f}" + ("" if d["beyond_noise"] else " (tie)"))
+        records.append(record)
+    return pd.DataFrame(records).set_index("task").rename_axis(f"{a} − {b}")
 
 
 def markdown_table(summary: list[dict], tasks=None, methods=None) -> str:

@@ -8,6 +8,7 @@ import numpy as np
 METHOD_COLORS = {
     "zero-shot": "#7f7f7f",
     "CoOp": "#1f77b4",
+    "CoOp (batch 4)": "#aec7e8",  # CoOp with the recipe of the image-conditioned learners: its control
     "CoCoOp": "#ff7f0e",
     "CTP": "#2ca02c",
     "TFT": "#9467bd",

@@ -148,9 +148,14 @@ class PromptLearner(nn.Module):
 
     # --- the text side: class prompts, one per class or one per (image, class) --------------------------
 
+    def context(self) -> torch.Tensor:
+        """The learned context as the prompts use it: `ctx`, (M, width) or (C, M, width)."""
+        return self.ctx
+
     def prompts(self) -> torch.Tensor:
         """Prompt embeddings (C, L, width): prefix | ctx | suffix."""
-        ctx = self.ctx if self.class_specific else self.ctx.expand(self.n_classes, -1, -1)  # (C, M, width)
+        ctx = self.context()
+        ctx = ctx if self.class_specific else ctx.expand(self.n_classes, -1, -1)  # (C, M, width)
         return torch.cat([self.token_prefix, ctx, self.token_suffix], dim=1)
 
     def encode_text(self) -> torch.Tensor:
@@ -164,7 +169,7 @@ class PromptLearner(nn.Module):
         n_images, n_classes = shifts.shape[:2]
         prompts = torch.cat([
             prefix.expand(n_images, -1, -1, -1),  # (B, c, 1, width)
-            self.ctx + shifts[:, :, None, :],  # (B, c, M, width)
+            self.context() + shifts[:, :, None, :],  # (B, c, M, width)
             suffix.expand(n_images, -1, -1, -1),  # (B, c, S, width)
         ], dim=2).flatten(0, 1)  # (B * c, L, width)
         features = self.text_encoder(prompts, eot.repeat(n_images), truncate=self.truncate)  # (B * c, D)
