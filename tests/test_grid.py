@@ -93,3 +93,25 @@ def test_compare_tells_whether_a_regenerated_grid_or_checkpoint_equals_the_commi
     assert main(["compare", str(tmp_path / "same.safetensors"), str(TINY_CHECKPOINT)]) == 0
     assert main(["compare", str(tmp_path / "other.safetensors"), str(TINY_CHECKPOINT)]) == 1
     assert "differs: logit_scale" in capsys.readouterr().out
+
+
+def test_paired_differences_of_a_grid_pair_seeds_and_mark_ties():
+    """The chapters' "A beats B" tables: differences per seed (same shots), their std, and ties marked."""
+    def row(method, task, seed, base, new):
+        return {"method": method, "task": task, "seed": seed, "shots": 16, "backbone": "m", "base": base,
+                "new": new, "seconds": 1.0}
+    rows = [row("A", "t1", s, 70 + s, 60.0) for s in (1, 2, 3)] + [row("B", "t1", s, 60 + s, 61 - s % 2)
+                                                                   for s in (1, 2, 3)]
+    rows += [row("A", "t2", s, 50.0, 50.0) for s in (1, 2)] + [row("B", "t2", s, 40.0, 40.0) for s in (1, 2)]
+    d = grid.paired(rows, "A", "B", "t1", "base")
+    assert d["mean"] == pytest.approx(10.0) and d["std"] == pytest.approx(0.0) and d["seeds"] == [1, 2, 3]
+    new = grid.paired(rows, "A", "B", "t1", "new")  # differences -0, -1, 0... within noise
+    assert not new["beyond_noise"]
+    average = grid.paired(rows, "A", "B", "average", "base")  # seeds 1, 2 average t1 and t2; seed 3 t1 only
+    assert average["mean"] == pytest.approx(10.0)
+    frame = grid.paired_frame(rows, "A", "B", ["t1"])
+    assert frame.loc["t1", "Base"] == "+10.0 ± 0.0" and frame.loc["t1", "New"].endswith("(tie)")
+    table = grid.results_frame(rows)
+    assert table.loc[("t1", "A"), "Base"] == "72.0 ± 1.0" and ("average", "B") in table.index
+    with pytest.raises(ValueError, match="share no seed"):
+        grid.paired(rows, "A", "C", "t1")

@@ -230,19 +230,28 @@ def results_frame(rows: list[dict], methods=None, tasks=None):
 def paired(rows: list[dict], a: str, b: str, task: str, metric: str = "new") -> dict:
     """The paired difference a - b of two methods of a grid on one task and metric ("base", "new" or "H"),
     over the seeds both ran (same seed, same shots): `metrics.paired_difference` plus "seeds". With
-    task="average", each seed's value is first averaged over the tasks both methods ran."""
+    task="average", each seed's Base and New are first averaged over the tasks of `rows` (H of those, as in
+    the tables)."""
     def per_seed(method):
-        mine = [r for r in rows if r["method"] == method and (task == "average" or r["task"] == task)]
-        values: dict[int, list] = {}
-        for r in mine:
-            value = harmonic_mean(r["base"], r["new"]) if metric == "H" else r[metric]
-            values.setdefault(r["seed"], []).append(value)
-        return {seed: statistics.mean(v) for seed, v in values.items()}
+        runs: dict[int, list] = {}
+        for r in rows:
+            if r["method"] == method and task in ("average", r["task"]):
+                runs.setdefault(r["seed"], []).append(r)
+        values = {}
+        for seed, mine in runs.items():
+            base, new = statistics.mean(r["base"] for r in mine), statistics.mean(r["new"] for r in mine)
+            values[seed] = {"base": base, "new": new, "H": harmonic_mean(base, new)}[metric]
+        return values
     va, vb = per_seed(a), per_seed(b)
     seeds = sorted(set(va) & set(vb))
     if not seeds:
         raise ValueError(f"{a!r} and {b!r} share no seed on task {task!r} in these rows")
     return {**paired_difference([va[s] for s in seeds], [vb[s] for s in seeds]), "seeds": seeds}
+
+
+def difference_text(d: dict) -> str:
+    """A paired difference as the chapters print it: "+2.1 ± 0.4", with " (tie)" when within its noise."""
+    return f"{d['mean']:+.1f} ± {d['std']:.1f}" + ("" if d["beyond_noise"] else " (tie)")
 
 
 def paired_frame(rows: list[dict], a: str, b: str, tasks=None, metrics=("base", "new", "H")):
@@ -255,9 +264,7 @@ def paired_frame(rows: list[dict], a: str, b: str, tasks=None, metrics=("base", 
     for task in [*tasks, "average"]:
         record = {"task": task}
         for metric in metrics:
-            d = paired(rows, a, b, task, metric)
-            record[metric if metric == "H" else metric.capitalize()] = (
-                f"{d['mean']:+.1f} ± {d['std']:.1f}" + ("" if d["beyond_noise"] else " (tie)"))
+            record[metric if metric == "H" else metric.capitalize()] = difference_text(paired(rows, a, b, task, metric))
         records.append(record)
     return pd.DataFrame(records).set_index("task").rename_axis(f"{a} − {b}")
 
