@@ -6,8 +6,10 @@ Everything is a pure function of its seed: the same (task, split, index) always 
 
 A scene has factors (shape, colour, size, position, count, background texture, drawing style, or a
 seven-segment digit). Pretraining captions mention a random subset of the factors with varied templates
-and synonyms, like alt-text. Downstream images are drawn in a shifted `Domain` (blur, noise, faded
-contrast, clutter), as real benchmarks differ from web data, so zero-shot accuracy is below ceiling.
+and everyday words, like alt-text, and rarely the words the tasks use as class names. Downstream images are
+drawn in a shifted `Domain` (blur, noise, faded contrast, clutter, objects as line sketches), as real
+benchmarks differ from web data, so zero-shot accuracy is below ceiling. How this world was chosen, with the
+measurements of each attempt, is the design log on the book's reproduce page.
 """
 
 from __future__ import annotations
