@@ -34,7 +34,7 @@ FIELDS = ("method", "task", "seed", "shots", "backbone", "base", "new", "seconds
 # the grids the book shows, made by `make bench`:
 #   chapter 06, the ablations on three tasks:
 #     TMML_PROFILE=tiny python -m tmml_lite bench --results tmml_lite/assets/ablation.csv
-#   chapter 07, the book's four methods on all six tasks:
+#   chapter 07, the book's four methods on all five tasks:
 #     TMML_PROFILE=tiny python -m tmml_lite bench --methods zero-shot CoOp CoCoOp TMML \
 #         --tasks shapes textures fine_grained counting digits --results tmml_lite/assets/benchmark.csv
 COMMITTED_RESULTS = Path(__file__).parent / "assets" / "ablation.csv"
