@@ -97,9 +97,9 @@ ABLATIONS = ("CoOp (batch 4)", "CoOp + shared offset", "CTP", "TFT", "TMML", "CT
              "CTP no bias", "TMML alpha 0.03", "TMML alpha 0.3", "TMML + symmetric", "TMML + consistency")
 
 
-# The papers train every learner with SGD at lr 0.002 on ViT-B/16 (CoOp, CoCoOp); the tiny recipes above use
-# ten times that, which TinyCLIP needs. Only the learning rate changes with the backbone: epochs and batch sizes
-# stay those of the tiny recipes. Not tuned on ViT-B/16 (see chapter 08).
+# The papers train every learner with SGD at lr 0.002 on ViT-B/16 (CoOp, CoCoOp); the tiny CoOp recipe uses
+# ten times that, which TinyCLIP needs, and the batch-4 recipe already uses 0.002. Only the learning rate changes
+# with the backbone: epochs and batch sizes stay those of the tiny recipes. Not tuned on ViT-B/16 (chapter 08).
 PAPER_LR = 0.002
 
 

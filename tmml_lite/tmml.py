@@ -2,8 +2,8 @@
 
 For image x with pooled feature f and patch tokens p_1..p_P (frozen tower, joint space, unit norm)::
 
-    s_c(x), a_c  = CTP(t_c^zs, p)                    class-aware context shift of class c (`ClassAwarePrompt`)
-    t_c(x)       = TextEncoder(prefix_c | ctx + s_c(x) | suffix_c)     one prompt per (image, class)
+    delta_c(x), a_c = CTP(t_c^zs, p)                 class-aware context shift of class c (`ClassAwarePrompt`)
+    t_c(x)       = TextEncoder(prefix_c | ctx + delta_c(x) | suffix_c)  one prompt per (image, class)
     f~(x)        = TFT(f, t_1(x), ..., t_C(x))       image feature tuned by the class texts
     logits_c     = s * cos(f~(x), t_c(x))
     loss         = contrastive_loss(f~, t(x), y)     image -> text over the classes (+ ablation terms)
