@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tmml_lite import CoCoOp, CoOp, world
+from tmml_lite import CoCoOp, CoOp, data, world
 from tmml_lite import discrimination as d
 
 NAMES = ["circle", "square", "plus sign", "star"]
@@ -66,3 +66,33 @@ def test_features_of_the_wrong_shape_get_a_clear_error():
         d.inter_class_cosine(torch.randn(4, 16))
     with pytest.raises(ValueError, match="classes >= 2"):
         d.discrimination_stats(torch.randn(4, 1, 16))
+
+
+def test_margins_are_negative_exactly_on_mistakes(tiny):
+    subset = data.base_to_new("shapes", shots=1, seed=1)["test_base"]
+    learner = CoOp(tiny, subset.classnames)
+    pick = np.arange(0, len(subset), len(subset) // 40)[:40]  # every class, not only the first
+    images, labels = subset.images[pick], subset.labels[pick]
+    margins = d.logit_margins(learner, images, labels)
+    with torch.no_grad():
+        logits = torch.cat([learner(b) for b in data.image_batches(
+            images, learner.preprocess, 64, learner.ctx.device)])
+    right = logits.argmax(1) == torch.as_tensor(labels)
+    assert margins.shape == (40,)
+    assert 0 < int(right.sum()) < 40  # some right, some wrong
+    assert torch.equal(margins > 0, right)
+    stats = d.margin_stats(margins)
+    assert stats["accuracy"] == pytest.approx(float(right.float().mean() * 100))
+    assert 0 <= stats["near_misses"] <= stats["accuracy"]
+    with pytest.raises(ValueError, match="one label per image"):
+        d.logit_margins(learner, images, labels[:3])
+
+
+def test_degenerate_values_say_why():
+    fixed = d.discrimination_stats(F.normalize(torch.randn(1, 4, 16), dim=-1).expand(5, -1, -1))
+    moving = d.discrimination_stats(F.normalize(torch.randn(5, 4, 16, generator=torch.Generator().manual_seed(0)),
+                                                dim=-1))
+    frame = d.stats_frame({("base", "CoOp"): fixed, ("base", "CoCoOp"): moving})
+    assert frame.loc[("base", "CoOp"), "shift align"] == "— (prompts fixed)"
+    assert frame.loc[("base", "CoOp"), "silhouette"] == "1 (prompts fixed)"
+    assert frame.loc[("base", "CoCoOp"), "shift align"] != "— (prompts fixed)"

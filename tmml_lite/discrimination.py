@@ -13,12 +13,21 @@ measures below make that checkable on features T of shape (N images, C classes, 
                          same image (1 = all classes move together, as CoCoOp's shared pi(x) suggests; NaN when
                          nothing moves)
     silhouette           scikit-learn's silhouette score (cosine) of all N*C features labelled by class: 1 when
-                         each class is a tight cluster far from the others
+                         each class is a tight cluster far from the others (exactly 1, trivially, when the
+                         prompts ignore the image: each class is then a single point)
+
+and one measure tied to mistakes, from the logits of labelled images (`logit_margins`)::
+
+    margin               logit of the true class minus the highest logit of another class, per image:
+                         negative exactly when the image is misclassified, small when a small move of the
+                         prompts would flip it
 
 For example::
 
     T = class_features_per_image(learner, subset.images[:200])
     discrimination_stats(T)        # {"inter_class_cosine": ..., "class_spread": ..., ...}
+    m = logit_margins(learner, subset.images[:200], subset.labels[:200], subset.classnames)
+    margin_stats(m)                # {"accuracy": ..., "median_margin": ..., "near_misses": ...}
 """
 
 from __future__ import annotations
@@ -96,6 +105,62 @@ def discrimination_stats(features: torch.Tensor) -> dict[str, float]:
     """All four measures of this module for class features (N, C, D)."""
     return {"inter_class_cosine": inter_class_cosine(features), "class_spread": class_spread(features),
             "shift_alignment": shift_alignment(features), "silhouette": silhouette(features)}
+
+
+@torch.no_grad()
+def logit_margins(learner, images: np.ndarray, labels, classnames=None, batch_size: int = 64) -> torch.Tensor:
+    """Per image, the logit of its true class minus the highest logit of any other class, shape (N,), for
+    `classnames` (default: the learner's current class list). Negative exactly when `learner` gets the image
+    wrong; in logit units, so comparable across learners that share CLIP's logit scale."""
+    if classnames is not None:
+        learner.set_classnames(classnames)
+    learner.eval()
+    logits = torch.cat([learner(batch).float().cpu()
+                        for batch in data.image_batches(images, learner.preprocess, batch_size, learner.ctx.device)])
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    if logits.shape[0] != labels.shape[0]:
+        raise ValueError(f"{logits.shape[0]} images but {labels.shape[0]} labels: pass one label per image")
+    true = logits.gather(1, labels[:, None]).squeeze(1)
+    others = logits.scatter(1, labels[:, None], float("-inf")).amax(dim=1)
+    return true - others
+
+
+def margin_stats(margins: torch.Tensor, near: float = 1.0) -> dict[str, float]:
+    """Summary of `logit_margins`: accuracy in % (share of positive margins), the median margin, and the
+    share in % of "near misses", images classified right by less than `near` logits."""
+    margins = torch.as_tensor(margins, dtype=torch.float32)
+    return {"accuracy": float((margins > 0).float().mean() * 100), "median_margin": float(margins.median()),
+            "near_misses": float(((margins > 0) & (margins < near)).float().mean() * 100)}
+
+
+COLUMNS = {"accuracy": "accuracy %", "median_margin": "median margin", "near_misses": "near misses %",
+           "inter_class_cosine": "inter-class cos", "class_spread": "class spread",
+           "shift_alignment": "shift align", "silhouette": "silhouette"}
+DECIMALS = {"accuracy": 1, "median_margin": 2, "near_misses": 1, "inter_class_cosine": 3, "class_spread": 3,
+            "shift_alignment": 2, "silhouette": 3}
+STILL = 1e-5  # a class spread below this: the prompts do not move with the image
+
+
+def stats_frame(stats: dict) -> "pandas.DataFrame":
+    """A table of measures for the book: stats maps (classes, method), e.g. ("base", "CoOp"), to a dict of
+    `discrimination_stats` and/or `margin_stats` values. Values that are degenerate by construction say why:
+    when the prompts do not move with the image, shift alignment is undefined and the silhouette is 1."""
+    import pandas as pd
+    rows = []
+    for (split, method), values in stats.items():
+        row = {"classes": split, "method": method}
+        still = values.get("class_spread", 1.0) < STILL
+        for key, column in COLUMNS.items():
+            if key not in values:
+                continue
+            if still and key == "shift_alignment":
+                row[column] = "— (prompts fixed)"
+            elif still and key == "silhouette":
+                row[column] = "1 (prompts fixed)"
+            else:
+                row[column] = f"{values[key]:.{DECIMALS[key]}f}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["classes", "method"])
 
 
 def tsne_embedding(features: torch.Tensor, seed: int = 0, perplexity: float | None = None) -> np.ndarray:
