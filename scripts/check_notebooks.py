@@ -7,7 +7,10 @@ runs this first. A notebook passes when:
 - its first cell is a markdown cell whose first line is a `# Title`;
 - every code cell with source was executed (execution_count set);
 - execution counts are 1, 2, ..., n from top to bottom (one clean run of the whole notebook);
-- no output is an error, except in cells tagged `raises-exception` (an error shown on purpose).
+- no output is an error, except in cells tagged `raises-exception` (an error shown on purpose);
+- no line of code, and no line of printed text output, is longer than the book's code column
+  (`MAX_LINE` characters), so that nothing scrolls sideways (tests/test_book_browser.py checks the
+  rendered pages themselves).
 
 Usage: python scripts/check_notebooks.py [NOTEBOOK_OR_DIR ...]   (default: notebooks/)
 """
@@ -20,6 +23,23 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+# Characters of monospace text that fit in a code block of the book at a 1280-pixel-wide window: the
+# block is 684 px wide with 32 px of padding, and a character of the theme's 14 px monospace is 8.4 px.
+MAX_LINE = 77
+
+
+def text_outputs(cell) -> list[str]:
+    """The lines of a code cell's printed text: streams, and plain-text results shown as text (a result
+    that also has HTML or an image is shown as that instead)."""
+    lines = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            lines += out.get("text", "").splitlines()
+        elif out.get("output_type") in ("execute_result", "display_data"):
+            data = out.get("data", {})
+            if "text/plain" in data and not any(k in data for k in ("text/html", "image/png", "image/svg+xml")):
+                lines += data["text/plain"].splitlines()
+    return lines
 
 
 def shown(path: Path) -> str:
@@ -66,6 +86,11 @@ def check_notebook(path: Path) -> list[str]:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error" and "raises-exception" not in tags:
                 problems.append(f"{where}: error output {out.get('ename')}: {out.get('evalue')}")
+        for kind, lines in (("code", cell.source.splitlines()), ("output", text_outputs(cell))):
+            for n, line in enumerate(lines, 1):
+                if len(line) > MAX_LINE:
+                    problems.append(f"{where}: {kind} line {n} has {len(line)} characters, more than the "
+                                    f"{MAX_LINE} the book's code column shows: {line[:40]!r}...")
         if not cell.source.strip():
             continue  # Jupyter does not execute empty cells
         count = cell.get("execution_count")
@@ -97,7 +122,7 @@ def main(argv: list[str]) -> int:
 
     problems = [p for nb in notebooks for p in check_notebook(nb)]
     if problems:
-        print("check_notebooks: stored outputs are not one clean, successful run:", file=sys.stderr)
+        print("check_notebooks: the notebooks are not ready for the book:", file=sys.stderr)
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         print("Fix the notebook, then regenerate outputs with `make notebooks`.", file=sys.stderr)

@@ -15,6 +15,10 @@ driven by Playwright. Each check is its own test, so that a failure names what i
 - no notebook cell output renders empty: the static page has no kernel and, offline, no widget manager,
   so an ipywidget leaves an empty hole; an explorer must also leave a figure or a table;
 - math is typeset on every page that has some (it is raw TeX if MathJax cannot load);
+- no code block, code cell or cell output is wider than its box at a 1280-pixel-wide window (the reader
+  would have to scroll sideways);
+- every chapter has at least three exercises, each followed by a collapsed "Hint" and a collapsed
+  "Solution" (admonitions with the dropdown class), and at least three of them are tagged "(CPU";
 - `index.html` leads to the first page of `_toc.yml`.
 
 Full-page screenshots of the first pages of `_toc.yml` are written to `_build/browser-test/screenshots/`,
@@ -263,8 +267,33 @@ INSPECT_JS = """
     .map((el) => el.textContent.trim().slice(0, 60));
   const ids = Array.from(document.querySelectorAll('[id]')).map((el) => el.id)
     .concat(Array.from(document.querySelectorAll('a[name]')).map((el) => el.getAttribute('name')));
+  // Code blocks and cell outputs wider than their box: the reader would have to scroll sideways.
+  const longest = (el) => (el.textContent || '').split('\n').reduce((a, b) => (a.length >= b.length ? a : b), '');
+  const overflowing = Array.from(document.querySelectorAll('article pre, article div.cell_output > div'))
+    .filter((el) => visible(el) && el.scrollWidth > el.clientWidth + 1)
+    .map((el) => ({
+      kind: el.closest('div.cell_output') ? 'output' : (el.closest('div.cell_input') ? 'code cell' : 'code block'),
+      scrollWidth: el.scrollWidth, clientWidth: el.clientWidth, line: longest(el).trim().slice(0, 100),
+    }));
+  // Exercises: each paragraph "Exercise N ..." of a section whose id starts with "exercises", and the
+  // admonitions that follow it up to the next exercise.
+  const exercises = Array.from(document.querySelectorAll('section[id^="exercises"]')).map((section) => {
+    const items = [];
+    for (const el of section.querySelectorAll(':scope > *')) {
+      const text = (el.textContent || '').trim();
+      if (el.tagName === 'P' && /^Exercise \d+/.test(text)) {
+        items.push({lead: text.slice(0, 60), admonitions: []});
+      } else if (items.length && el.classList.contains('admonition')) {
+        const title = el.querySelector('.admonition-title');
+        items[items.length - 1].admonitions.push({
+          title: title ? title.textContent.trim() : '', dropdown: el.classList.contains('dropdown'),
+        });
+      }
+    }
+    return {id: section.id, items};
+  });
   return {
-    title: document.title, images, links, colab, ids, outputs,
+    title: document.title, images, links, colab, ids, outputs, overflowing, exercises,
     launchToggleVisible: launchToggle ? visible(launchToggle) : false,
     math: math.length, rawMath, mathjaxLoaded: typeof (window.MathJax || {}).typesetPromise === 'function',
     bodyText: (document.body.innerText || '').trim().length,
@@ -555,3 +584,25 @@ def test_screenshots_written(visits):
     shots = sorted(SCREENSHOTS.glob("*.png"))
     assert len(shots) == min(N_SCREENSHOTS, len([d for d in toc_files() if d in visits])), shots
     assert all(s.stat().st_size > 10_000 for s in shots), [(s.name, s.stat().st_size) for s in shots]
+
+
+def test_no_code_or_output_scrolls_sideways(visits):
+    wide = [f"{v.docname}: {o['kind']} {o['scrollWidth']}px in a {o['clientWidth']}px box: {o['line']!r}"
+            for v in pages_only(visits) for o in v.info["overflowing"]]
+    assert not wide, (f"{len(wide)} code blocks or outputs scroll sideways at book width (break the line, or "
+                      "print a narrower table):\n" + "\n".join(wide))
+
+
+def test_every_exercise_has_a_hint_and_a_solution(visits):
+    problems = []
+    for d in [d for d in toc_files() if is_notebook(d)]:
+        items = [item for section in visits[d].info["exercises"] for item in section["items"]]
+        if len(items) < 3:
+            problems.append(f"{d}: {len(items)} exercises (paragraphs 'Exercise N' under '## Exercises'), need 3")
+        if sum("(CPU" in item["lead"] for item in items) < 3:
+            problems.append(f"{d}: fewer than three exercises tagged '(CPU' (doable on a laptop in minutes)")
+        for item in items:
+            seen = [(a["title"], a["dropdown"]) for a in item["admonitions"]]
+            if seen != [("Hint", True), ("Solution", True)]:
+                problems.append(f"{d}: {item['lead']!r} is followed by {seen}, not a collapsed Hint then Solution")
+    assert not problems, "\n".join(problems)
