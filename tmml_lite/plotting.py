@@ -150,3 +150,42 @@ def attention_grid(images, attention, classnames, true_labels=None, size: float 
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def shift_sketch(text, shifts, image, classnames, ax=None, title=None) -> dict:
+    """A two-dimensional sketch of what a prompt shift does to the class features of one image, as if the
+    shift acted on the features directly (really it acts on context tokens, before the text encoder).
+
+    text (C, 2): the class features; shifts (C, 2): what each class gets added (one row repeated for every
+    class is CoCoOp's pi(x), different rows are CTP's delta_c(x)); image (2,): the image feature. Draws each
+    class before (faint) and after (solid, back on the unit circle) and the image (black). Returns the
+    cosines with the image before and after ("cos_before", "cos_after", one per class) and the mean cosine
+    between two classes before and after ("inter_before", "inter_after").
+    """
+    unit = lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True)  # noqa: E731
+    before, image = unit(np.asarray(text, float)), unit(np.asarray(image, float))
+    after = unit(before + np.asarray(shifts, float))
+    n = len(before)
+
+    def inter(t):
+        gram = t @ t.T
+        return float((gram.sum() - np.trace(gram)) / (n * (n - 1)))
+
+    ax = ax or plt.subplots(figsize=(3.6, 3.6))[1]
+    ax.add_patch(plt.Circle((0, 0), 1, fill=False, color=CHANCE_COLOR, lw=0.8))
+    palette = plt.get_cmap("tab10")
+    for c in range(n):
+        ax.annotate("", after[c], before[c], arrowprops=dict(arrowstyle="->", color=palette(c), lw=0.8))
+        ax.plot(*zip((0, 0), before[c]), color=palette(c), alpha=0.3, lw=2)
+        ax.plot(*zip((0, 0), after[c]), color=palette(c), lw=2, label=classnames[c])
+    ax.plot(*zip((0, 0), image), color="black", lw=2, ls="--", label="image $f(x)$")
+    ax.set_xlim(-1.2, 1.2)
+    ax.set_ylim(-1.2, 1.2)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(fontsize=7, loc="lower left")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return {"cos_before": before @ image, "cos_after": after @ image,
+            "inter_before": inter(before), "inter_after": inter(after)}
