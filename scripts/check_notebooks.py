@@ -29,15 +29,19 @@ MAX_LINE = 77
 
 
 def text_outputs(cell) -> list[str]:
-    """The lines of a code cell's printed text: streams, and plain-text results shown as text (a result
-    that also has HTML or an image is shown as that instead)."""
+    """The lines of a code cell's printed text that the book shows: streams, and plain-text results shown
+    as text (a result that also has HTML, an image or a widget is shown as that instead; a cell tagged
+    `remove-output` shows nothing)."""
+    if "remove-output" in cell.get("metadata", {}).get("tags", []):
+        return []
     lines = []
     for out in cell.get("outputs", []):
         if out.get("output_type") == "stream":
             lines += out.get("text", "").splitlines()
         elif out.get("output_type") in ("execute_result", "display_data"):
             data = out.get("data", {})
-            if "text/plain" in data and not any(k in data for k in ("text/html", "image/png", "image/svg+xml")):
+            shown_as = ("text/html", "image/png", "image/svg+xml", "application/vnd.jupyter.widget-view+json")
+            if "text/plain" in data and not any(k in data for k in shown_as):
                 lines += data["text/plain"].splitlines()
     return lines
 
