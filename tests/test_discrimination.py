@@ -93,6 +93,6 @@ def test_degenerate_values_say_why():
     moving = d.discrimination_stats(F.normalize(torch.randn(5, 4, 16, generator=torch.Generator().manual_seed(0)),
                                                 dim=-1))
     frame = d.stats_frame({("base", "CoOp"): fixed, ("base", "CoCoOp"): moving})
-    assert frame.loc[("base", "CoOp"), "shift align"] == "— (prompts fixed)"
-    assert frame.loc[("base", "CoOp"), "silhouette"] == "1 (prompts fixed)"
-    assert frame.loc[("base", "CoCoOp"), "shift align"] != "— (prompts fixed)"
+    assert frame.loc[("base", "CoOp"), "shift align"] == "— (fixed)"
+    assert frame.loc[("base", "CoOp"), "silhouette"] == "1 (fixed)"
+    assert frame.loc[("base", "CoCoOp"), "shift align"] != "— (fixed)"
