@@ -268,7 +268,7 @@ INSPECT_JS = """
   const ids = Array.from(document.querySelectorAll('[id]')).map((el) => el.id)
     .concat(Array.from(document.querySelectorAll('a[name]')).map((el) => el.getAttribute('name')));
   // Code blocks and cell outputs wider than their box: the reader would have to scroll sideways.
-  const longest = (el) => (el.textContent || '').split('\n').reduce((a, b) => (a.length >= b.length ? a : b), '');
+  const longest = (el) => (el.textContent || '').split('\\n').reduce((a, b) => (a.length >= b.length ? a : b), '');
   const overflowing = Array.from(document.querySelectorAll('article pre, article div.cell_output > div'))
     .filter((el) => visible(el) && el.scrollWidth > el.clientWidth + 1)
     .map((el) => ({
@@ -281,7 +281,7 @@ INSPECT_JS = """
     const items = [];
     for (const el of section.querySelectorAll(':scope > *')) {
       const text = (el.textContent || '').trim();
-      if (el.tagName === 'P' && /^Exercise \d+/.test(text)) {
+      if (el.tagName === 'P' && /^Exercise \\d+/.test(text)) {
         items.push({lead: text.slice(0, 60), admonitions: []});
       } else if (items.length && el.classList.contains('admonition')) {
         const title = el.querySelector('.admonition-title');

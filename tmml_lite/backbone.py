@@ -2,7 +2,8 @@
 
 For example::
 
-    model, preprocess, tokenizer = load_clip()          # profile chosen automatically
+    # profile chosen automatically
+    model, preprocess, tokenizer = load_clip()
     model, preprocess, tokenizer = load_clip("ViT-B-16", pretrained="openai")
 
 The tiny model configs live in `tmml_lite/assets/*.json` and are registered with `open_clip.add_model_config`,

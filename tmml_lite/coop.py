@@ -11,10 +11,12 @@ so a context learned on base classes is scored on new classes by swapping the cl
 frozen: the only trainable tensor is `ctx`. The splice, the class buffers and saving are shared with the other
 learners in `PromptLearner`; what is CoOp's own is the sentence in `forward`. For example::
 
-    learner = CoOp(backbone, ["circle", "square"])          # ctx initialised from "a photo of a"
-    logits = learner(images)                                # (B, 2)
-    learner.set_classnames(["star", "heart", "ring"])       # same ctx, other classes
-    logits = learner(images)                                # (B, 3)
+    # ctx initialised from "a photo of a"
+    learner = CoOp(backbone, ["circle", "square"])
+    logits = learner(images)  # (B, 2)
+    # same ctx, other classes
+    learner.set_classnames(["star", "heart", "ring"])
+    logits = learner(images)  # (B, 3)
 """
 
 from __future__ import annotations

@@ -4,12 +4,17 @@ The abstract says: CoCoOp adds one image-conditioned shift to the prompt of ever
 move together; CTP instead injects *label-related* image information into each class's prompt. We implement that
 as class-conditioned cross-attention over the image's patch tokens::
 
-    q_c   = unit(W_q t_c)                 t_c: the frozen text feature of class c ("a photo of a {c}.")
-    k_i   = unit(W_k p_i),  v_i = p_i     p_i: patch token i of the frozen image tower, in the joint space
-    a_ci  = softmax_i(q_c . k_i / tau)    what class c looks at in this image (a cosine over a temperature)
-    u_c   = sum_i a_ci v_i                class c's view of the image
-    delta_c = g(u_c)                      g = Linear -> ReLU -> Linear into the token-embedding space
-                                          (CoCoOp's meta-net shape)
+    q_c   = unit(W_q t_c)
+        t_c: the frozen text feature of class c ("a photo of a {c}.")
+    k_i   = unit(W_k p_i),  v_i = p_i
+        p_i: patch token i of the frozen image tower, in the joint space
+    a_ci  = softmax_i(q_c . k_i / tau)
+        what class c looks at in this image (a cosine over a temperature)
+    u_c   = sum_i a_ci v_i
+        class c's view of the image
+    delta_c = g(u_c)
+        g = Linear -> ReLU -> Linear into the token-embedding space
+        (CoCoOp's meta-net shape)
 
 and the prompt of class c for image x gets the context ctx + delta_c(x). Because the query is the class,
 delta_c(x) differs from class to class. W_q and W_k start as the identity and tau as CLIP's own temperature, so at

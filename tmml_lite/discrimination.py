@@ -5,29 +5,41 @@ For CoOp they do not depend on x; for CoCoOp each is moved by the same image-con
 paper's argument is that this common shift makes the class features of an image harder to tell apart. The
 measures below make that checkable on features T of shape (N images, C classes, D), unit norm::
 
-    inter_class_cosine   mean cosine between the features of two different classes for the same image
-                         (lower = classes further apart)
-    class_spread         mean distance of a class's feature, image by image, from its mean over the images
-                         (0 for CoOp: its prompts do not move)
-    shift_alignment      mean cosine between the moves t_c(x) - mean_x t_c(x) of two different classes for the
-                         same image (1 = all classes move together, as CoCoOp's shared pi(x) suggests; NaN when
-                         nothing moves)
-    silhouette           scikit-learn's silhouette score (cosine) of all N*C features labelled by class: 1 when
-                         each class is a tight cluster far from the others (exactly 1, trivially, when the
-                         prompts ignore the image: each class is then a single point)
+    inter_class_cosine  mean cosine between the features of two different classes
+                        for the same image (lower = classes further apart)
+    class_spread        mean distance of a class's feature, image by image, from
+                        its mean over the images (0 for CoOp: its prompts do not
+                        move)
+    shift_alignment     mean cosine between the moves t_c(x) - mean_x t_c(x) of
+                        two different classes for the same image (1 = all classes
+                        move together, as CoCoOp's shared pi(x) suggests; NaN
+                        when nothing moves)
+    silhouette          scikit-learn's silhouette score (cosine) of all N*C
+                        features labelled by class: 1 when each class is a tight
+                        cluster far from the others (exactly 1, trivially, when
+                        the prompts ignore the image: each class is then a single
+                        point)
 
 and one measure tied to mistakes, from the logits of labelled images (`logit_margins`)::
 
-    margin               logit of the true class minus the highest logit of another class, per image:
-                         negative exactly when the image is misclassified, small when a small move of the
-                         prompts would flip it
+    margin              logit of the true class minus the highest logit of
+                        another class, per image: negative exactly when the image
+                        is misclassified, small when a small move of the prompts
+                        would flip it
 
 For example::
 
     T = class_features_per_image(learner, subset.images[:200])
-    discrimination_stats(T)        # {"inter_class_cosine": ..., "class_spread": ..., ...}
-    m = logit_margins(learner, subset.images[:200], subset.labels[:200], subset.classnames)
-    margin_stats(m)                # {"accuracy": ..., "median_margin": ..., "near_misses": ...}
+    # {"inter_class_cosine": ..., "class_spread": ..., ...}
+    discrimination_stats(T)
+    m = logit_margins(
+        learner,
+        subset.images[:200],
+        subset.labels[:200],
+        subset.classnames,
+    )
+    # {"accuracy": ..., "median_margin": ..., "near_misses": ...}
+    margin_stats(m)
 """
 
 from __future__ import annotations
@@ -143,7 +155,7 @@ DECIMALS = {"accuracy": 1, "median_margin": 1, "near_misses": 1, "inter_class_co
 STILL = 1e-5  # a class spread below this: the prompts do not move with the image
 
 
-def stats_frame(stats: dict) -> "pandas.DataFrame":
+def stats_frame(stats: dict):
     """A table of measures for the book: stats maps (classes, method), e.g. ("base", "CoOp"), to a dict of
     `discrimination_stats` and/or `margin_stats` values. Values that are degenerate by construction say why:
     when the prompts do not move with the image ("fixed"), shift alignment is undefined and the silhouette

@@ -4,8 +4,10 @@
 For example::
 
     learner = CoOp(backbone, splits["train"].classnames)
-    fit(learner, splits["train"], TrainConfig(), run_dir="runs/coop")    # resumable: re-run to continue
-    evaluate(learner, splits["test_new"])                                # switches to the new class names
+    # resumable: re-run to continue
+    fit(learner, splits["train"], TrainConfig(), run_dir="runs/coop")
+    # switches to the new class names
+    evaluate(learner, splits["test_new"])
 
 A learner is any `PromptLearner`; the members used here are the contract written in its docstring.
 

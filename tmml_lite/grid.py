@@ -2,9 +2,15 @@
 
 For example::
 
-    rows = run_grid(["CoOp", "TMML"], ["textures"], seeds=(1, 2, 3), results="results/grid.csv")
+    rows = run_grid(
+        ["CoOp", "TMML"],
+        ["textures"],
+        seeds=(1, 2, 3),
+        results="results/grid.csv",
+    )
     print(markdown_table(summarize_rows(read_rows("results/grid.csv"))))
-    result = run_method("CoOp", "textures", backbone)          # one cell, in memory: Base, New, H, learner
+    # one cell, in memory: Base, New, H, learner
+    result = run_method("CoOp", "textures", backbone)
 
 Each method is a `MethodSpec`: how to build the learner and which training recipe it uses. `METHODS` holds the
 methods of the book and the ablations of TMML; the chapters take their learners and recipes from it too, so a

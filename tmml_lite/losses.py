@@ -2,10 +2,14 @@
 
 Written out::
 
-    logits_bc = s * cos(f~_b, t_c(x_b))            s = CLIP's logit scale, f~ the tuned image feature
-    loss      = CE(logits, y)                        image -> text over the classes (always)
-              + symmetric * InfoNCE(text -> image)   over the batch: t_{y_b}(x_b) must pick its own image
-              + consistency * mean_c (1 - cos(t_c(x), t_c^zero-shot))   stay near the hand-written prompts
+    logits_bc = s * cos(f~_b, t_c(x_b))
+                    s = CLIP's logit scale, f~ the tuned image feature
+    loss      = CE(logits, y)
+                    image -> text over the classes (always)
+              + symmetric * InfoNCE(text -> image)
+                    over the batch: t_{y_b}(x_b) must pick its own image
+              + consistency * mean_c (1 - cos(t_c(x), t_c^zero-shot))
+                    stay near the hand-written prompts
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 A learner file is a safetensors file of the learned tensors whose header holds `learner.metadata()` (JSON
 values): the method, the backbone, the widths and the switches a learner must share to load it. For example::
 
-    save_learner(learner, "coop.safetensors")                       # or learner.save(...)
-    load_learner(CoOp(backbone, other_names), "coop.safetensors")   # or learner.load(...)
+    # or learner.save(...)
+    save_learner(learner, "coop.safetensors")
+    # or learner.load(...)
+    load_learner(CoOp(backbone, other_names), "coop.safetensors")
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ The abstract says: instead of keeping the whole image representation, tune the i
 class text features, towards the class-related content. We implement that as one cross-attention step from the
 image feature to the class text features of that image, added as a small residual::
 
-    a_c = softmax_c(unit(W_q f) . unit(W_k t_c) / tau)   which classes' descriptions the image resembles
-    f~  = unit(f + alpha * W_v (sum_c a_c t_c))         alpha = `ratio`, small: f~ stays close to CLIP's f
+    a_c = softmax_c(unit(W_q f) . unit(W_k t_c) / tau)
+        which classes' descriptions the image resembles
+    f~  = unit(f + alpha * W_v (sum_c a_c t_c))
+        alpha = `ratio`, small: f~ stays close to CLIP's f
 
 The text features t_c may be the same for every image (CoOp's prompts) or the class-aware features of CTP for
 this image, (B, C, D): then text and image tune each other, the "mutual learning" of the paper. W_q, W_k and

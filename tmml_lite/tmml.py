@@ -2,11 +2,15 @@
 
 For image x with pooled feature f and patch tokens p_1..p_P (frozen tower, joint space, unit norm)::
 
-    delta_c(x), a_c = CTP(t_c^zs, p)                 class-aware context shift of class c (`ClassAwarePrompt`)
-    t_c(x)       = TextEncoder(prefix_c | ctx + delta_c(x) | suffix_c)  one prompt per (image, class)
-    f~(x)        = TFT(f, t_1(x), ..., t_C(x))       image feature tuned by the class texts
+    delta_c(x), a_c = CTP(t_c^zs, p)
+        class-aware context shift of class c (`ClassAwarePrompt`)
+    t_c(x)       = TextEncoder(prefix_c | ctx + delta_c(x) | suffix_c)
+        one prompt per (image, class)
+    f~(x)        = TFT(f, t_1(x), ..., t_C(x))
+        image feature tuned by the class texts
     logits_c     = s * cos(f~(x), t_c(x))
-    loss         = contrastive_loss(f~, t(x), y)     image -> text over the classes (+ ablation terms)
+    loss         = contrastive_loss(f~, t(x), y)
+        image -> text over the classes (+ ablation terms)
 
 t_c^zs is the frozen text feature of "a photo of a {c}.", the query that makes CTP class-aware. Each part can be
 switched off: without CTP the prompts are CoOp's (one pass per class); without TFT f~ = f; without both, TMML

@@ -2,9 +2,13 @@
 
 For example::
 
-    classifier = text_classifier(model, tokenizer, ["circle", "square"], ["a photo of a {}."])  # (C, D)
-    image_features = encode_images(model, preprocess, images)                                  # (N, D)
-    probs = (model.logit_scale.exp() * image_features @ classifier.T).softmax(-1)               # (N, C)
+    # (C, D)
+    classifier = text_classifier(
+        model, tokenizer, ["circle", "square"], ["a photo of a {}."]
+    )
+    image_features = encode_images(model, preprocess, images)  # (N, D)
+    # (N, C)
+    probs = (model.logit_scale.exp() * image_features @ classifier.T).softmax(-1)
 """
 
 from __future__ import annotations
