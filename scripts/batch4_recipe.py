@@ -2,30 +2,21 @@
 control "CoOp (batch 4)" alone, never on CoCoOp or TMML (premises before methods, book/reproduce.md).
 
 For each learning rate asked for, CoOp (batch 4) is trained on every task and seed with the batch-4 recipe at
-that rate. The rule, fixed before the sweep ran: among the rates under which no seed of any task ends below
-zero-shot on its base classes (a recipe that collapses its own control cannot compare modules), take the one
-with the highest Base averaged over tasks and seeds. New classes play no part in the choice.
+that rate, as a method of the grid (`grid.run_grid`, resumable). The rule, fixed before the sweep ran: among
+the rates under which no seed of any task ends below zero-shot on its base classes (a recipe that collapses
+its own control cannot compare modules), take the one with the highest Base averaged over tasks and seeds.
+New classes play no part in the choice.
 
     TMML_PROFILE=tiny python scripts/batch4_recipe.py --lrs 0.002 0.005 0.01 0.02
-
-Rows go to runs/recipes/batch4.csv (resumable: measured cells are kept).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import statistics
-import time
 from dataclasses import replace
-from pathlib import Path
 
-from tmml_lite import world
-from tmml_lite.backbone import load_clip
-from tmml_lite.engine import COCOOP_CONFIG, run_seed
-from tmml_lite.grid import get_method
-
-FIELDS = ("lr", "task", "seed", "base", "new", "seconds")
+from tmml_lite import grid, world
+from tmml_lite.engine import COCOOP_CONFIG
 
 
 def main() -> None:
@@ -35,50 +26,23 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--results", default="runs/recipes/batch4.csv")
     args = parser.parse_args()
-    backbone = load_clip()
-    spec = get_method("CoOp (batch 4)")
-    zero = get_method("zero-shot")  # the untrained prompt "a photo of a {}.": the same for every seed
-    zero_shot = {t: run_seed(lambda names, s: zero.build(backbone, names, s), t, zero.config, 1,
-                             progress=False)["base"] for t in args.tasks}
-    results = Path(args.results)
-    results.parent.mkdir(parents=True, exist_ok=True)
-    rows = list(csv.DictReader(results.open())) if results.exists() else []
-    done = {(float(r["lr"]), r["task"], int(r["seed"])) for r in rows}
-    with results.open("a", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        if not rows:
-            writer.writeheader()
-        for lr in args.lrs:
-            for task in args.tasks:
-                for seed in args.seeds:
-                    if (lr, task, seed) in done:
-                        continue
-                    t0 = time.perf_counter()
-                    run = run_seed(lambda names, s: spec.build(backbone, names, s), task,
-                                   replace(COCOOP_CONFIG, lr=lr), seed, progress=False)
-                    row = {"lr": lr, "task": task, "seed": seed, "base": round(run["base"], 2),
-                           "new": round(run["new"], 2), "seconds": round(time.perf_counter() - t0, 1)}
-                    writer.writerow(row)
-                    f.flush()
-                    rows.append({k: str(v) for k, v in row.items()})
-    print("zero-shot base:", {t: round(a, 1) for t, a in zero_shot.items()})
-    print(f"| lr | {' | '.join(args.tasks)} | average Base | average New | seeds below zero-shot base |")
-    print("|---" * (len(args.tasks) + 4) + "|")
+    control = grid.get_method("CoOp (batch 4)")
+    names = {}
+    for lr in args.lrs:  # the control at each rate, registered as a method of the grid
+        spec = replace(control, name=f"CoOp (batch 4) lr {lr}", config=replace(COCOOP_CONFIG, lr=lr))
+        grid.METHODS[spec.name] = spec
+        names[lr] = spec.name
+    rows = grid.run_grid(["zero-shot", *names.values()], args.tasks, args.seeds, results=args.results)
+    zero_shot = {r["task"]: r["base"] for r in rows if r["method"] == "zero-shot"}
+    print(grid.results_frame(rows, methods=["zero-shot", *names.values()], tasks=args.tasks).to_string())
     best = None
-    for lr in args.lrs:
-        mine = [r for r in rows if float(r["lr"]) == lr and r["task"] in args.tasks and int(r["seed"]) in args.seeds]
-        cells, below = [], 0
-        for task in args.tasks:
-            base = [float(r["base"]) for r in mine if r["task"] == task]
-            new = [float(r["new"]) for r in mine if r["task"] == task]
-            below += sum(b < zero_shot[task] for b in base)
-            cells.append(f"{statistics.mean(base):.1f} ± {statistics.stdev(base):.1f} / "
-                         f"{statistics.mean(new):.1f} ± {statistics.stdev(new):.1f}")
-        avg_base = statistics.mean(float(r["base"]) for r in mine)
-        avg_new = statistics.mean(float(r["new"]) for r in mine)
-        print(f"| {lr} | {' | '.join(cells)} | {avg_base:.1f} | {avg_new:.1f} | {below} |")
-        if below == 0 and (best is None or avg_base > best[1]):
-            best = (lr, avg_base)
+    for lr, name in names.items():
+        mine = [r for r in rows if r["method"] == name and r["task"] in args.tasks and r["seed"] in args.seeds]
+        below = sum(r["base"] < zero_shot[r["task"]] for r in mine)
+        average = sum(r["base"] for r in mine) / len(mine)
+        print(f"lr {lr}: average Base {average:.1f}, seeds below zero-shot base: {below}")
+        if below == 0 and (best is None or average > best[1]):
+            best = (lr, average)
     print("chosen lr (no seed below zero-shot base, highest average Base):", best and best[0])
 
 

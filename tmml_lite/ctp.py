@@ -17,9 +17,10 @@ as class-conditioned cross-attention over the image's patch tokens::
         (CoCoOp's meta-net shape)
 
 and the prompt of class c for image x gets the context ctx + delta_c(x). Because the query is the class,
-delta_c(x) differs from class to class. W_q and W_k start as the identity and tau as CLIP's own temperature, so at
-initialisation class c attends to the patches that CLIP already finds most similar to its name; the last
-layer of the mapping starts at zero, so training starts from the plain prompt.
+delta_c(x) differs from class to class. W_q and W_k start as the identity and tau at 0.07, the temperature
+CLIP's pretraining starts from, so at initialisation class c attends to the patches that CLIP already finds
+most similar to its name; the last layer of the mapping starts at zero, so training starts from the plain
+prompt.
 
 With one image token (the global feature) a softmax over one key gives every class the same u_c: that is
 CoCoOp again. `source="global"` is therefore the class-dependent *gate* variant kept for the ablation:

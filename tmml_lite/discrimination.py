@@ -51,6 +51,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data
+from .engine import predict_logits
 
 
 @torch.no_grad()
@@ -119,16 +120,13 @@ def discrimination_stats(features: torch.Tensor) -> dict[str, float]:
             "shift_alignment": shift_alignment(features), "silhouette": silhouette(features)}
 
 
-@torch.no_grad()
 def logit_margins(learner, images: np.ndarray, labels, classnames=None, batch_size: int = 64) -> torch.Tensor:
     """Per image, the logit of its true class minus the highest logit of any other class, shape (N,), for
     `classnames` (default: the learner's current class list). Negative exactly when `learner` gets the image
     wrong; in logit units, so comparable across learners that share CLIP's logit scale."""
     if classnames is not None:
         learner.set_classnames(classnames)
-    learner.eval()
-    logits = torch.cat([learner(batch).float().cpu()
-                        for batch in data.image_batches(images, learner.preprocess, batch_size, learner.ctx.device)])
+    logits = predict_logits(learner, images, batch_size)
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     if logits.shape[0] != labels.shape[0]:
         raise ValueError(f"{logits.shape[0]} images but {labels.shape[0]} labels: pass one label per image")

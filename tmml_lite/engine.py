@@ -273,26 +273,33 @@ def fit(learner, train: data.Subset, cfg: TrainConfig = TrainConfig(), run_dir: 
 
 
 @torch.no_grad()
-def evaluate(learner, subset: data.Subset, batch_size: int = 128, precision: str = "auto") -> float:
-    """Top-1 accuracy in % of `learner` on `subset`, scored only against `subset.classnames`. Images are
-    decoded and preprocessed by `data.image_batches` (worker processes and pinned memory on CUDA)."""
-    learner.set_classnames(subset.classnames)
+def predict_logits(learner, images, batch_size: int = 128, precision: str = "auto") -> torch.Tensor:
+    """Logits (N, C) of `learner` for `images` (uint8 N x H x W x 3) against its current class list, in fp32 on
+    the CPU. Images are decoded and preprocessed by `data.image_batches` (worker processes and pinned memory
+    on CUDA); a pass never encodes more prompts than the training step measured (`prompts_per_pass`)."""
     learner.eval()
     device = learner.device
     dtype = autocast_dtype(device, precision)
-    if learner.prompts_per_pass is not None:  # never more prompts per pass than the training step measured
+    if learner.prompts_per_pass is not None:
         batch_size = max(1, min(batch_size, learner.prompts_per_pass // learner.class_chunk))
     logits = []
-    for images in data.image_batches(subset.images, learner.preprocess, batch_size, device):
+    for batch in data.image_batches(images, learner.preprocess, batch_size, device):
         with autocast(device, dtype):
-            logits.append(learner(images).float())
-    return accuracy(torch.cat(logits), torch.as_tensor(subset.labels))
+            logits.append(learner(batch).float().cpu())
+    return torch.cat(logits)
+
+
+def evaluate(learner, subset: data.Subset, batch_size: int = 128, precision: str = "auto") -> float:
+    """Top-1 accuracy in % of `learner` on `subset`, scored only against `subset.classnames`."""
+    learner.set_classnames(subset.classnames)
+    return accuracy(predict_logits(learner, subset.images, batch_size, precision), torch.as_tensor(subset.labels))
 
 
 def run_seed(make_learner, task: str, cfg: TrainConfig, seed: int, shots: int = 16,
              run_dir: str | Path | None = None, progress: bool = True) -> dict:
     """One seed of the base-to-new benchmark of `task`: train on the base classes (`data.base_to_new` picks the
-    shots of this seed), test on base and on new classes; {"base", "new" (accuracy %), "log", "learner"}.
+    shots of this seed), test on base and on new classes; {"base", "new" (accuracy %), "log", "learner"}, the
+    learner set back to the base classes it was trained on.
     make_learner(classnames, seed) -> a fresh learner, e.g. `lambda names, seed: CoOp(backbone, names, seed=seed)`;
     training uses cfg.seed = seed. With `run_dir`, it checkpoints to run_dir/seed{seed} and saves the few-shot
     indices under run_dir/splits."""
@@ -300,8 +307,9 @@ def run_seed(make_learner, task: str, cfg: TrainConfig, seed: int, shots: int = 
     learner = make_learner(splits["train"].classnames, seed)
     log = fit(learner, splits["train"], replace(cfg, seed=seed),
               run_dir=None if run_dir is None else Path(run_dir) / f"seed{seed}", progress=progress)
-    return {"base": evaluate(learner, splits["test_base"]), "new": evaluate(learner, splits["test_new"]),
-            "log": log, "learner": learner}
+    base, new = evaluate(learner, splits["test_base"]), evaluate(learner, splits["test_new"])
+    learner.set_classnames(splits["train"].classnames)  # hand the learner back on the classes it learned
+    return {"base": base, "new": new, "log": log, "learner": learner}
 
 
 def run_seeds(make_learner, task: str, cfg: TrainConfig = TrainConfig(), seeds=(1, 2, 3), shots: int = 16,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
+
+from . import discrimination
 
 METHOD_COLORS = {
     "zero-shot": "#7f7f7f",
@@ -167,9 +170,8 @@ def shift_sketch(text, shifts, image, classnames, ax=None, title=None) -> dict:
     after = unit(before + np.asarray(shifts, float))
     n = len(before)
 
-    def inter(t):
-        gram = t @ t.T
-        return float((gram.sum() - np.trace(gram)) / (n * (n - 1)))
+    def inter(t):  # the mean cosine between two classes, as chapter 3 measures it on real features
+        return discrimination.inter_class_cosine(torch.as_tensor(t)[None])
 
     ax = ax or plt.subplots(figsize=(3.6, 3.6))[1]
     ax.add_patch(plt.Circle((0, 0), 1, fill=False, color=CHANCE_COLOR, lw=0.8))
