@@ -8,7 +8,9 @@ NAMES = ["circle", "square", "plus sign", "star", "heart"]
 
 
 def _features(backbone, n=3, seed=0):
-    return torch.randn(n, backbone.model.visual.output_dim, generator=torch.Generator().manual_seed(seed))
+    dtype = backbone.model.visual.proj.dtype  # float64 for TinyCLIP (backbone.TINY_DTYPE)
+    return torch.randn(n, backbone.model.visual.output_dim, generator=torch.Generator().manual_seed(seed),
+                       dtype=dtype)
 
 
 @pytest.mark.parametrize("backbone", ["tiny", "vit_b16_random"])

@@ -78,7 +78,7 @@ def test_set_classnames_keeps_the_context_and_rebuilds_the_buffers(tiny):
 def test_images_and_their_features_give_the_same_logits(tiny):
     model, preprocess, _ = tiny
     learner = CoOp(tiny, NAMES)
-    images = torch.randn(3, 3, 32, 32)
+    images = torch.randn(3, 3, 32, 32, dtype=learner.dtype)
     with torch.no_grad():
         torch.testing.assert_close(learner(images), learner(model.encode_image(images)))
 

@@ -25,7 +25,8 @@ def test_image_tokens_come_with_the_same_pooled_feature_as_encode_image(backbone
     model = backbone.model
     size = model.visual.image_size
     size = size[0] if isinstance(size, (tuple, list)) else size
-    images = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    images = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0),
+                         dtype=model.visual.proj.dtype)
     with torch.no_grad():
         pooled, tokens = encode_image_tokens(model, images)
         torch.testing.assert_close(pooled, model.encode_image(images), atol=1e-5, rtol=1e-5)
@@ -82,7 +83,7 @@ def test_ctp_gives_every_class_its_own_context_shift(tiny, source):
         distances = torch.cdist(shifts[b], shifts[b])  # (C, C)
         assert distances[~torch.eye(len(NAMES), dtype=bool)].min() > 1e-5  # CoCoOp: exactly 0
     if source == "patches":
-        torch.testing.assert_close(attention.sum(-1), torch.ones(3, len(NAMES)))  # a softmax over the patches
+        torch.testing.assert_close(attention.sum(-1), torch.ones(3, len(NAMES), dtype=attention.dtype))  # a softmax over the patches
 
 
 def test_ctp_with_the_same_shift_for_every_class_is_cocoop(tiny):
@@ -161,7 +162,7 @@ def test_every_switch_combination_takes_a_step_that_changes_only_the_learner(bac
     before = {n: p.clone() for n, p in learner.clip.named_parameters()}
     size = learner.clip.visual.image_size
     size = size[0] if isinstance(size, (tuple, list)) else size
-    images = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    images = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0), dtype=learner.dtype)
     learned = {n: p.clone() for n, p in learner.named_parameters() if p.requires_grad}
     optimizer = torch.optim.SGD([p for p in learner.parameters() if p.requires_grad], lr=0.01)
     loss = learner.training_loss(images, torch.tensor([0, 2]))

@@ -33,7 +33,7 @@ class CoCoOp(PromptLearner):
         super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, truncate=truncate,
                          class_chunk=class_chunk, seed=seed)
         with seeded(seed):
-            self.meta_net = bottleneck(self.image_dim, self.ctx_width).to(self.device)
+            self.meta_net = bottleneck(self.image_dim, self.ctx_width).to(self.device, self.dtype)
 
     def metadata(self) -> dict:
         return {**super().metadata(), "meta_net_hidden": self.meta_net.linear1.out_features}

@@ -52,7 +52,7 @@ class CoOp(PromptLearner):
                  shared_offset: bool = False):
         super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, class_specific=class_specific,
                          truncate=truncate, seed=seed)
-        self.offset = nn.Parameter(torch.zeros(self.ctx.shape[-1], device=self.device)) if shared_offset else None
+        self.offset = nn.Parameter(self.ctx.new_zeros(self.ctx.shape[-1])) if shared_offset else None
 
     def context(self) -> torch.Tensor:
         return self.ctx if self.offset is None else self.ctx + self.offset

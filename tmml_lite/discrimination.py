@@ -51,6 +51,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data
+from .backbone import full_precision
 from .engine import predict_logits
 
 
@@ -61,7 +62,7 @@ def class_features_per_image(learner, images: np.ndarray, classnames=None, batch
     if classnames is not None:
         learner.set_classnames(classnames)
     learner.eval()
-    return torch.cat([learner.text_features(batch).float().cpu()
+    return torch.cat([full_precision(learner.text_features(batch)).cpu()
                       for batch in data.image_batches(images, learner.preprocess, batch_size, learner.ctx.device)])
 
 
@@ -69,7 +70,7 @@ def _check(features: torch.Tensor) -> torch.Tensor:
     if features.dim() != 3 or features.shape[1] < 2:
         raise ValueError(f"expected class features of shape (images, classes >= 2, dim), got "
                          f"{tuple(features.shape)}; build them with class_features_per_image(learner, images)")
-    return F.normalize(features.float(), dim=-1)
+    return F.normalize(full_precision(features), dim=-1)
 
 
 def _mean_off_diagonal(gram: torch.Tensor) -> float:

@@ -31,6 +31,7 @@ from torchvision import transforms
 from tqdm.auto import tqdm
 
 from . import data
+from .backbone import full_precision
 from .checkpoint import load_optimizer_tensors, load_tensors, optimizer_tensors, read_checkpoint, save_checkpoint
 from .metrics import accuracy, summarize
 from .saving import learned_tensors, learner_header
@@ -285,7 +286,7 @@ def predict_logits(learner, images, batch_size: int = 128, precision: str = "aut
     logits = []
     for batch in data.image_batches(images, learner.preprocess, batch_size, device):
         with autocast(device, dtype):
-            logits.append(learner(batch).float().cpu())
+            logits.append(full_precision(learner(batch)).cpu())
     return torch.cat(logits)
 
 

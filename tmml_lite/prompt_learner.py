@@ -104,13 +104,18 @@ class PromptLearner(nn.Module):
             with seeded(seed):  # CoOp's N(0, 0.02^2) initialisation
                 ctx = torch.randn(*shape, n_ctx or 4, self.ctx_width) * 0.02  # ([C,] M, width)
         self.n_ctx = ctx.shape[-2]
-        self.ctx = nn.Parameter(ctx.to(token_embedding.weight.device))
+        self.ctx = nn.Parameter(ctx.to(token_embedding.weight))  # the model's device and dtype
         self.classnames: list[str] = []
         self.set_classnames(classnames)
 
     @property
     def device(self) -> torch.device:
         return self.ctx.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The frozen CLIP's dtype (float64 for TinyCLIP, `backbone.TINY_DTYPE`), which the learned modules share."""
+        return self.ctx.dtype
 
     @property
     def n_classes(self) -> int:
@@ -134,17 +139,17 @@ class PromptLearner(nn.Module):
     @torch.no_grad()
     def frozen_inputs(self, images: torch.Tensor) -> torch.Tensor:
         """What the frozen tower gives for images (B, 3, H, W): here the unit-norm image features (B, D)."""
-        return F.normalize(self.clip.encode_image(images).float(), dim=-1)
+        return F.normalize(self.clip.encode_image(images.to(self.dtype)).to(self.dtype), dim=-1)
 
     def cache_inputs(self, images, batch_size: int = 256) -> torch.Tensor:
-        """`frozen_inputs` (fp32) of uint8 (N, H, W, 3) or PIL images, preprocessed and encoded in batches."""
-        return torch.cat([self.frozen_inputs(x).float()
+        """`frozen_inputs` (in the learner's dtype) of uint8 (N, H, W, 3) or PIL images, preprocessed and encoded in batches."""
+        return torch.cat([self.frozen_inputs(x)
                           for x in image_batches(images, self.preprocess, batch_size, self.device)])
 
     def encode_image(self, images_or_features: torch.Tensor) -> torch.Tensor:
         """Unit-norm image features (B, D) from images (B, 3, H, W) or from (cached) features (B, D)."""
         features = images_or_features if images_or_features.dim() == 2 else self.frozen_inputs(images_or_features)
-        return F.normalize(features.float(), dim=-1)
+        return F.normalize(features.to(self.dtype), dim=-1)
 
     # --- the text side: class prompts, one per class or one per (image, class) --------------------------
 

@@ -63,14 +63,15 @@ class TMML(PromptLearner):
         self.symmetric, self.consistency = symmetric, consistency
         with seeded(seed):
             self.ctp = (ClassAwarePrompt(self.image_dim, self.ctx_width, ctp_source, zero_init=ctp_zero_init,
-                                         output_bias=ctp_output_bias).to(self.device) if use_ctp else None)
-            self.tft = TextGuidedFeatureTuning(self.image_dim, tft_ratio).to(self.device) if use_tft else None
+                                         output_bias=ctp_output_bias) if use_ctp else None)
+            self.tft = TextGuidedFeatureTuning(self.image_dim, tft_ratio) if use_tft else None
+        self.to(self.device, self.dtype)  # CTP and TFT where the frozen CLIP is
 
     def set_classnames(self, classnames) -> None:
         super().set_classnames(classnames)
         with torch.no_grad():  # the frozen hand-written prompts: CTP's queries and the consistency target
             tokens = self.tokenizer([CLIP_TEMPLATE.format(c) for c in self.classnames]).to(self.device)
-            zero_shot = F.normalize(self.text_encoder.encode_tokens(tokens).float(), dim=-1)
+            zero_shot = F.normalize(self.text_encoder.encode_tokens(tokens).to(self.dtype), dim=-1)
         self.register_buffer("zero_shot_text", zero_shot, persistent=False)  # (C, D)
 
     def metadata(self) -> dict:
@@ -83,11 +84,12 @@ class TMML(PromptLearner):
     @torch.no_grad()
     def frozen_inputs(self, images: torch.Tensor) -> torch.Tensor:
         """Pooled feature and patch tokens of the frozen tower, unit norm, stacked: (B, 1 + P, D)."""
-        pooled, tokens = encode_image_tokens(self.clip, images)
-        return F.normalize(torch.cat([pooled[:, None], tokens], dim=1).float(), dim=-1)
+        pooled, tokens = encode_image_tokens(self.clip, images.to(self.dtype))
+        return F.normalize(torch.cat([pooled[:, None], tokens], dim=1).to(self.dtype), dim=-1)
 
     def _image(self, images_or_inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        inputs = images_or_inputs if images_or_inputs.dim() == 3 else self.frozen_inputs(images_or_inputs)
+        cached = images_or_inputs.dim() == 3
+        inputs = images_or_inputs.to(self.dtype) if cached else self.frozen_inputs(images_or_inputs)
         return inputs[:, 0], inputs[:, 1:]  # image features (B, D), patch tokens (B, P, D)
 
     def encode_image(self, images_or_inputs: torch.Tensor) -> torch.Tensor:

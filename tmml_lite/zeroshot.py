@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from . import world
+from .backbone import full_precision
 from .data import check_classnames, image_batches, load_split, task_classnames, task_templates
 from .metrics import accuracy
 
@@ -37,7 +38,7 @@ def text_classifier(model, tokenizer, classnames, templates) -> torch.Tensor:
     if not templates or not all("{}" in t for t in templates):
         raise ValueError(f"templates must be a non-empty list of strings with a '{{}}' slot, got {templates!r}")
     tokens = tokenizer([t.format(c) for c in classnames for t in templates]).to(_device(model))
-    features = F.normalize(model.encode_text(tokens).float(), dim=-1)  # (C * T, D)
+    features = F.normalize(full_precision(model.encode_text(tokens)), dim=-1)  # (C * T, D)
     features = features.view(len(classnames), len(templates), -1).mean(dim=1)  # template ensembling
     return F.normalize(features, dim=-1)
 
@@ -46,7 +47,7 @@ def text_classifier(model, tokenizer, classnames, templates) -> torch.Tensor:
 def encode_images(model, preprocess, images, batch_size: int = 256) -> torch.Tensor:
     """Unit-norm image features (N, D) of images: uint8 (N, H, W, 3) or a sequence of PIL images."""
     device = _device(model)
-    return torch.cat([F.normalize(model.encode_image(x).float(), dim=-1)
+    return torch.cat([F.normalize(full_precision(model.encode_image(x)), dim=-1)
                       for x in image_batches(images, preprocess, batch_size, device)])
 
 
