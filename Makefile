@@ -3,6 +3,7 @@
 #   make test       create .venv if missing, install, run the unit tests, then strict nbval on notebooks/,
 #                   then build the book and open every page in headless Chromium (tests/test_book_browser.py)
 #   make notebooks  re-execute every notebook in place (tiny profile, clean kernel) and store the outputs
+#   make exercises  run each chapter, then the worked solutions of its CPU exercises (notebooks unchanged)
 #   make pretrain   regenerate the TinyCLIP checkpoint shipped in tmml_lite/assets
 #   make bench      the premise table (zero-shot, linear probe, CoOp per task) into
 #                   tmml_lite/assets/premises.csv, then the base-to-new grids into ablation.csv (chapter 06)
@@ -30,7 +31,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
 
-.PHONY: venv .venv test book notebooks pretrain bench clean
+.PHONY: venv .venv test book notebooks exercises pretrain bench clean
 
 # ---------------------------------------------------------------------------------------------------------
 # Environment
@@ -50,8 +51,8 @@ venv .venv: $(INSTALLED)
 # ---------------------------------------------------------------------------------------------------------
 # Test, notebooks, pretraining: always the tiny profile, deterministic hashing.
 
-test notebooks: export TMML_PROFILE := tiny
-test notebooks: export PYTHONHASHSEED := 0
+test notebooks exercises: export TMML_PROFILE := tiny
+test notebooks exercises: export PYTHONHASHSEED := 0
 pretrain: export TMML_PROFILE := tiny
 bench: export TMML_PROFILE := tiny
 
@@ -71,6 +72,9 @@ test: $(INSTALLED)
 
 notebooks: $(INSTALLED)
 	$(PY) scripts/execute_notebooks.py --timeout 600 notebooks
+
+exercises: $(INSTALLED)
+	$(PY) scripts/run_exercises.py notebooks
 
 pretrain: $(INSTALLED)
 	$(PY) -m tmml_lite pretrain

@@ -184,3 +184,21 @@ def test_every_notebook_has_its_colab_badge_and_a_readme_link():
         first = "".join(json.loads(path.read_text())["cells"][0]["source"])
         assert url in first, f"{path.name}: no Colab badge for itself in its first cell"
         assert url in readme, f"README.md has no Colab link to {path.name}"
+
+
+def test_every_cpu_exercise_has_a_worked_solution_that_make_exercises_can_run():
+    """`make exercises` runs the python blocks of each CPU exercise's Solution after its chapter; each chapter
+    has five exercises, at least three of them for a CPU, and every CPU one has code to run."""
+    import nbformat
+    root = Path(__file__).parents[1]
+    sys.path.insert(0, str(root / "scripts"))
+    try:
+        from run_exercises import exercises
+    finally:
+        sys.path.pop(0)
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        found = exercises(nbformat.read(path, as_version=4))
+        assert [e["number"] for e in found] == [1, 2, 3, 4, 5], path.name
+        cpu = [e for e in found if e["where"].startswith("CPU")]
+        assert len(cpu) >= 3, path.name
+        assert all(e["code"].strip() for e in cpu), path.name

@@ -55,7 +55,9 @@ class TrainConfig:
     augment: bool = False  # random resized crop + flip; forbids caching the image features
     cache_features: bool = True  # encode the frozen images once, when the learner and `augment` allow it
     seed: int = 1
-    precision: str = "auto"  # "fp32", "bf16" or "fp16" autocast; "auto": fp32 on the CPU, bf16 (else fp16) on CUDA
+    # "fp32": no autocast (the model's own dtype; float64 for TinyCLIP); "bf16" or "fp16": autocast in that dtype;
+    # "auto": no autocast on the CPU, bf16 (else fp16) on CUDA
+    precision: str = "auto"
 
 
 # CoCoOp's recipe, also TMML's and every ablation's: one text-encoder pass per (image, class) makes a step cost
@@ -76,9 +78,10 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def autocast_dtype(device, precision: str = "auto") -> torch.dtype | None:
-    """The dtype matrix products run in under autocast, or None for plain fp32. "auto" keeps fp32 on the CPU
-    (exact and deterministic, the tiny profile) and takes bf16 on a GPU that has it, else fp16. The learned
-    parameters and the optimizer stay fp32 whatever the choice; only the frozen towers' arithmetic is cheaper."""
+    """The dtype matrix products run in under autocast, or None for no autocast: the model's own dtype, fp32 or,
+    for TinyCLIP, float64 (`backbone.TINY_DTYPE`). "auto" uses none on the CPU (exact and deterministic, the tiny
+    profile) and bf16 on a GPU that has it, else fp16. The learned parameters and the optimizer keep the model's
+    dtype whatever the choice; only the frozen towers' arithmetic is cheaper."""
     if precision == "auto":
         if torch.device(device).type != "cuda":
             return None

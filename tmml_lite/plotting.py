@@ -122,6 +122,96 @@ def method_bars(ax, groups, values: dict, errors: dict | None = None, width: flo
     return ax
 
 
+
+def base_to_new_bars(summary, methods, tasks, title=None, rotation: float = 15, size=(11, 3.3), legend_ncol=1):
+    """The book's results figure: three panels (Base, New, H), one group of bars per task and one bar per
+    method in its colour; error bars are the std over seeds (none on H, which is computed on the seed means).
+    summary: rows of `grid.summarize_rows` (tasks may include "average"). Returns the figure."""
+    cell = {(r["method"], r["task"]): r for r in summary}
+    fig, axes = plt.subplots(1, 3, figsize=size, sharey=True)
+    for ax, metric, title_ in zip(axes, ("base", "new", "H"), ("Base", "New", "H")):
+        means = {m: [cell[m, t][metric] for t in tasks] for m in methods}
+        stds = None if metric == "H" else {m: [cell[m, t][f"{metric}_std"] for t in tasks] for m in methods}
+        method_bars(ax, tasks, means, stds, rotation=rotation)
+        ax.set_title(title_)
+        ax.set_ylim(0, 105)
+    axes[0].set_ylabel("accuracy (%)")
+    axes[0].legend(fontsize=8, ncol=legend_ncol)
+    fig.suptitle(title or "Base-to-new, 16 shots, seeds 1-3 (error bars: std over seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def task_bars(summary, methods, task, ax=None, title=None, legend: dict | None = None):
+    """One task's Base, New and H as bars per method (error bars: std over seeds; none on H).
+    summary: rows of `grid.summarize_rows`; legend: keyword arguments of `ax.legend`. Returns `ax`."""
+    cell = {(r["method"], r["task"]): r for r in summary}
+    ax = ax or plt.subplots(figsize=(6.5, 3.2))[1]
+    means = {m: [cell[m, task][k] for k in ("base", "new", "H")] for m in methods}
+    stds = {m: [cell[m, task]["base_std"], cell[m, task]["new_std"], 0.0] for m in methods}
+    method_bars(ax, ["Base", "New", "H"], means, stds)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title or f"Base-to-new on '{task}', 16 shots")
+    ax.legend(**{"fontsize": 8, **(legend or {})})
+    return ax
+
+
+def ranking_bars(values: dict, xlabel: str, title=None, ax=None):
+    """Horizontal bars, lowest first, each labelled with its value: {name: number}, e.g. the average H of
+    every ablation. TMML's variants are drawn in TMML's colour, other names without a colour in grey."""
+    names = sorted(values, key=values.get)
+    heights = [values[n] for n in names]
+    colours = [METHOD_COLORS.get(n, METHOD_COLORS["TMML"] if n.startswith("TMML") else "#8c8c8c")
+               for n in names]
+    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    ax.barh(names, heights, color=colours)
+    for y, h in enumerate(heights):
+        ax.text(h + 0.2, y, f"{h:.1f}", va="center", fontsize=8)
+    ax.set_xlim(min(heights) - 3, max(heights) + 2)
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+COST_AXES = {"step_s": ("ms per training step", 1e3), "memory_mb": ("peak memory of a step (MB)", 1.0)}
+
+
+def cost_curves(rows, methods, measures=("step_s", "memory_mb"), title=None):
+    """What a training step costs against the number of classes, one line per method in its colour and one
+    panel per measure ("step_s" drawn in ms, "memory_mb"). rows: `bench.cost_vs_classes`. Returns the figure."""
+    fig, axes = plt.subplots(1, len(measures), figsize=(5 * len(measures), 3.2), squeeze=False)
+    for ax, measure in zip(axes[0], measures):
+        label, scale = COST_AXES[measure]
+        for method in methods:
+            mine = [r for r in rows if r["method"] == method]
+            ax.plot([r["classes"] for r in mine], [scale * r[measure] for r in mine], marker="o",
+                    color=METHOD_COLORS.get(method, "#8c8c8c"), label=method)
+        ax.set_xlabel("number of classes C")
+        ax.set_ylabel(label)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def feature_maps(features: dict, classnames, n_images: int = 8, seed: int = 0, title=None):
+    """One t-SNE map per method of the class text features of the first `n_images` images, side by side:
+    features {method: (N, C, D)} from `discrimination.class_features_per_image`. Titles in the method's colour,
+    the class legend beside the last map. Returns the figure."""
+    fig, axes = plt.subplots(1, len(features), figsize=(4.2 * len(features) + 1, 4), squeeze=False)
+    for ax, (name, feats) in zip(axes[0], features.items()):
+        points = discrimination.tsne_embedding(feats[:n_images], seed=seed)
+        class_feature_map(points, n_images, classnames, ax=ax, title=name)
+        ax.title.set_color(METHOD_COLORS.get(name, "black"))
+    axes[0, -1].legend(title="class", fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
 def attention_grid(images, attention, classnames, true_labels=None, size: float = 1.3, title=None):
     """Where each class looks: one row per image, the image and then one panel per class with that class's
     attention over the patches (B, C, P), P = g * g, upsampled and laid over the image. Returns the figure."""

@@ -1,0 +1,105 @@
+"""Run the worked solutions of a chapter's CPU exercises after the chapter itself (what `make exercises` runs).
+
+A chapter's exercises are `**Exercise N** (CPU, about N minutes)` paragraphs followed by a collapsed `Hint`
+and a collapsed `Solution`; this script takes the ```python blocks of each CPU exercise's Solution, appends
+them to a copy of the chapter and executes it in a fresh kernel (the chapter's cells first, since the
+solutions reuse its variables, then the solutions in order, as a reader would run them). The notebook file
+is not changed. It prints one line per exercise: whether its solution ran, and how long it took. Exercises
+marked `(Colab GPU)` are listed and skipped.
+
+Usage: python scripts/run_exercises.py [--timeout SECONDS] [NOTEBOOK_OR_DIR ...]   (default: notebooks/)
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).parent))
+from execute_notebooks import ROOT, CurrentPythonKernelSpecs, clear  # noqa: E402
+
+EXERCISE = re.compile(r"^\*\*Exercise (\d+)\*\* \(([^)]*)\)", re.MULTILINE)
+SOLUTION = re.compile(r"`{3,}\{admonition\} Solution\n(.*?)\n`{4}", re.DOTALL)
+PYTHON = re.compile(r"```python\n(.*?)\n```", re.DOTALL)
+
+
+def exercises(nb) -> list[dict]:
+    """[{"number", "where" ("CPU, about 1 minute"), "code" (the Solution's python blocks, joined)}]."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        starts = list(EXERCISE.finditer(cell.source))
+        for k, match in enumerate(starts):
+            end = starts[k + 1].start() if k + 1 < len(starts) else len(cell.source)
+            text = cell.source[match.start():end]
+            solution = SOLUTION.search(text)
+            code = "\n\n".join(PYTHON.findall(solution.group(1))) if solution else ""
+            found.append({"number": int(match.group(1)), "where": match.group(2), "code": code})
+    return found
+
+
+def run(path: Path, timeout: int) -> bool:
+    nb = nbformat.read(path, as_version=4)
+    clear(nb)
+    todo = [e for e in exercises(nb) if e["where"].startswith("CPU")]
+    for e in exercises(nb):
+        if not e["where"].startswith("CPU"):
+            print(f"{path.name} exercise {e['number']}: skipped ({e['where']})")
+    first = len(nb.cells)
+    for e in todo:
+        nb.cells.append(nbformat.v4.new_code_cell(e["code"]))
+    client = NotebookClient(nb, km=KernelManager(kernel_name="python3", kernel_spec_manager=CurrentPythonKernelSpecs()),
+                            timeout=timeout, allow_errors=True, record_timing=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    print(f"{path.name}: chapter and solutions ran in {time.perf_counter() - start:.0f} s")
+    ok = True
+    for cell in nb.cells[:first]:
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if errors:
+            print(f"{path.name}: the chapter itself failed: {errors[0].ename}: {errors[0].evalue}")
+            return False
+    for e, cell in zip(todo, nb.cells[first:]):
+        timing = cell.metadata.get("execution", {})
+        seconds = ""
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            from datetime import datetime
+            began, ended = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                            for k in ("iopub.execute_input", "shell.execute_reply"))
+            seconds = f", {(ended - began).total_seconds():.0f} s"
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if not e["code"]:
+            print(f"{path.name} exercise {e['number']}: NO SOLUTION CODE ({e['where']})")
+            ok = False
+        elif errors:
+            print(f"{path.name} exercise {e['number']}: FAILED ({e['where']}{seconds}): "
+                  f"{errors[0].ename}: {errors[0].evalue}")
+            ok = False
+        else:
+            print(f"{path.name} exercise {e['number']}: ran ({e['where']}{seconds})")
+    return ok
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", type=Path, default=[ROOT / "notebooks"])
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell")
+    args = parser.parse_args(argv)
+    notebooks: list[Path] = []
+    for target in args.paths:
+        notebooks += sorted(target.glob("*.ipynb")) if target.is_dir() else [target]
+    results = [run(path, args.timeout) for path in notebooks]
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
