@@ -2,8 +2,8 @@
 import pytest
 
 from tmml_lite.metrics import paired_difference
-from tmml_lite.premises import (COMMITTED_PREMISES, PROBE_C, check_premises, premise_markdown, premise_rows,
-                                premise_table, read_premise_rows)
+from tmml_lite.premises import (COMMITTED_PREMISES, PROBE_C, check_premises, premise_frames, premise_markdown,
+                                premise_rows, premise_table, read_premise_rows)
 
 
 def test_paired_difference_is_the_mean_and_std_of_per_seed_differences():
@@ -35,6 +35,14 @@ def test_the_premises_hold_only_beyond_their_thresholds_and_their_noise():
     assert "need >= +5" in weak["b"][1]
     ceiling = check_premises(_rows(zs=90.0, lp=99.0, coop_base=99.0, coop_new=50.0))
     assert not ceiling["a"][0] and "not on a, b" in ceiling["a"][1]
+
+
+def test_the_chapter_tables_give_seed_means_and_mark_ties():
+    accuracies, differences = premise_frames(_rows(zs=60.0, lp=61.0, coop_base=72.0, coop_new=52.0))
+    assert list(accuracies.index) == ["a", "b", "average"]
+    assert accuracies.loc["average", "CoOp B"] == 73.0  # 72, 73, 74 over the seeds
+    assert differences.loc["a", "CoOp − zero-shot, Base"] == "+13.0 ± 1.0"
+    assert differences.loc["a", "LP16 − zero-shot, Base"] == "+2.0 ± 1.0 (tie)"  # 1, 2, 3: within twice 1.0
 
 
 def test_the_committed_premise_table_is_reproduced_by_a_fresh_run(tiny, tmp_path):

@@ -167,6 +167,24 @@ def check_premises(rows: list[dict]) -> dict[str, tuple[bool, str]]:
     return out
 
 
+def premise_frames(rows: list[dict]):
+    """The premise table for the chapters, as two pandas DataFrames indexed by task (and "average"): the
+    accuracies (seed means, %) and the paired differences ("+d ± std", "(tie)" when within twice the std)."""
+    import pandas as pd
+    from .grid import difference_text
+    table = premise_table(rows)
+    names = {"chance": "chance", "zs_base": "zero-shot B", "zs_new": "zero-shot N", "lp_base": "LP16 B",
+             "coop_base": "CoOp B", "coop_new": "CoOp N"}
+    accuracies = pd.DataFrame([{"task": r["task"], **{v: round(r[k], 1) for k, v in names.items()}}
+                               for r in table]).set_index("task")
+    columns = {"LP - ZS base": "LP16 − zero-shot, Base", "CoOp - ZS base": "CoOp − zero-shot, Base",
+               "CoOp - ZS new": "CoOp − zero-shot, New"}
+    differences = pd.DataFrame([
+        {"task": r["task"], **{column: difference_text(
+            {"mean": r[n], "std": r[n + " std"], "beyond_noise": r["seeds"] > 1 and abs(r[n]) > 2 * r[n + " std"]})
+            for n, column in columns.items()}} for r in table]).set_index("task")
+    return accuracies, differences
+
 def premise_markdown(table: list[dict]) -> str:
     """The premise table as Markdown: means over seeds, and each paired difference as mean ± std."""
     lines = ["| task | chance | zero-shot B / N | LP16 B | CoOp B / N | LP - ZS base | CoOp - ZS base | "
