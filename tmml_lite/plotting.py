@@ -123,10 +123,11 @@ def method_bars(ax, groups, values: dict, errors: dict | None = None, width: flo
 
 
 
-def base_to_new_bars(summary, methods, tasks, title=None, rotation: float = 15, size=(11, 3.3), legend_ncol=1):
+def base_to_new_bars(summary, methods, tasks, title=None, rotation: float = 15, size=(11, 3.6), legend_ncol=None):
     """The book's results figure: three panels (Base, New, H), one group of bars per task and one bar per
     method in its colour; error bars are the std over seeds (none on H, which is computed on the seed means).
-    summary: rows of `grid.summarize_rows` (tasks may include "average"). Returns the figure."""
+    One legend below the panels, so that it covers no bar. summary: rows of `grid.summarize_rows` (tasks may
+    include "average"). Returns the figure."""
     cell = {(r["method"], r["task"]): r for r in summary}
     fig, axes = plt.subplots(1, 3, figsize=size, sharey=True)
     for ax, metric, title_ in zip(axes, ("base", "new", "H"), ("Base", "New", "H")):
@@ -136,9 +137,10 @@ def base_to_new_bars(summary, methods, tasks, title=None, rotation: float = 15, 
         ax.set_title(title_)
         ax.set_ylim(0, 105)
     axes[0].set_ylabel("accuracy (%)")
-    axes[0].legend(fontsize=8, ncol=legend_ncol)
     fig.suptitle(title or "Base-to-new, 16 shots, seeds 1-3 (error bars: std over seeds)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))  # room below the panels for the legend
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=legend_ncol or len(methods), fontsize=8, frameon=False)
     return fig
 
 
