@@ -64,7 +64,7 @@ def run(path: Path, timeout: int) -> bool:
     print(f"{path.name}: chapter and solutions ran in {time.perf_counter() - start:.0f} s")
     ok = True
     for cell in nb.cells[:first]:
-        errors = [o for o in cell.outputs if o.output_type == "error"]
+        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
         if errors:
             print(f"{path.name}: the chapter itself failed: {errors[0].ename}: {errors[0].evalue}")
             return False
