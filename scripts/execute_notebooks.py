@@ -37,6 +37,19 @@ class CurrentPythonKernelSpecs(KernelSpecManager):
         )
 
 
+def notebook_paths(targets) -> list[Path]:
+    """The notebooks named by `targets`: files as given, folders as their *.ipynb in name order."""
+    notebooks: list[Path] = []
+    for target in targets:
+        notebooks += sorted(target.glob("*.ipynb")) if target.is_dir() else [target]
+    return notebooks
+
+
+def kernel_manager() -> KernelManager:
+    """A manager for a fresh IPython kernel in this Python (`CurrentPythonKernelSpecs`)."""
+    return KernelManager(kernel_name="python3", kernel_spec_manager=CurrentPythonKernelSpecs())
+
+
 def clear(nb) -> None:
     """Remove everything a previous run left in the notebook."""
     for cell in nb.cells:
@@ -50,10 +63,9 @@ def clear(nb) -> None:
 def execute(path: Path, timeout: int) -> None:
     nb = nbformat.read(path, as_version=4)
     clear(nb)
-    km = KernelManager(kernel_name="python3", kernel_spec_manager=CurrentPythonKernelSpecs())
     client = NotebookClient(
         nb,
-        km=km,
+        km=kernel_manager(),
         timeout=timeout,
         record_timing=False,  # timestamps in cell metadata would change the file on every run
         resources={"metadata": {"path": str(path.parent)}},
@@ -73,9 +85,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
     args = parser.parse_args(argv)
 
-    notebooks: list[Path] = []
-    for target in args.paths:
-        notebooks += sorted(target.glob("*.ipynb")) if target.is_dir() else [target]
+    notebooks = notebook_paths(args.paths)
     if not notebooks:
         print("execute_notebooks: no notebooks found", file=sys.stderr)
         return 2

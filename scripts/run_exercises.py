@@ -19,11 +19,10 @@ import time
 from pathlib import Path
 
 import nbformat
-from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).parent))
-from execute_notebooks import ROOT, CurrentPythonKernelSpecs, clear  # noqa: E402
+from execute_notebooks import ROOT, clear, kernel_manager, notebook_paths  # noqa: E402
 
 EXERCISE = re.compile(r"^\*\*Exercise (\d+)\*\* \(([^)]*)\)", re.MULTILINE)
 SOLUTION = re.compile(r"`{3,}\{admonition\} Solution\n(.*?)\n`{4}", re.DOTALL)
@@ -56,8 +55,7 @@ def run(path: Path, timeout: int) -> bool:
     first = len(nb.cells)
     for e in todo:
         nb.cells.append(nbformat.v4.new_code_cell(e["code"]))
-    client = NotebookClient(nb, km=KernelManager(kernel_name="python3", kernel_spec_manager=CurrentPythonKernelSpecs()),
-                            timeout=timeout, allow_errors=True, record_timing=True,
+    client = NotebookClient(nb, km=kernel_manager(), timeout=timeout, allow_errors=True, record_timing=True,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
@@ -94,10 +92,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("paths", nargs="*", type=Path, default=[ROOT / "notebooks"])
     parser.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell")
     args = parser.parse_args(argv)
-    notebooks: list[Path] = []
-    for target in args.paths:
-        notebooks += sorted(target.glob("*.ipynb")) if target.is_dir() else [target]
-    results = [run(path, args.timeout) for path in notebooks]
+    results = [run(path, args.timeout) for path in notebook_paths(args.paths)]
     return 0 if all(results) else 1
 
 
