@@ -18,6 +18,14 @@ METHOD_COLORS = {
     "TMML": "#d62728",
 }
 CHANCE_COLOR = "#bbbbbb"
+OTHER_COLOR = "#8c8c8c"  # any name without a colour of its own
+
+
+def method_color(name: str) -> str:
+    """The book's colour for a method; TMML's variants ("TMML w/o TFT") share TMML's, other names are grey."""
+    if name in METHOD_COLORS:
+        return METHOD_COLORS[name]
+    return METHOD_COLORS["TMML"] if name.startswith("TMML") else OTHER_COLOR
 
 
 def show_images(images, titles=None, ncols: int = 8, size: float = 1.35, fontsize: int = 7, suptitle=None):
@@ -116,7 +124,7 @@ def method_bars(ax, groups, values: dict, errors: dict | None = None, width: flo
     bar = width / len(values)
     for k, (method, heights) in enumerate(values.items()):
         ax.bar(x + (k - (len(values) - 1) / 2) * bar, heights, bar,
-               yerr=None if errors is None else errors[method], color=METHOD_COLORS.get(method, "#8c8c8c"),
+               yerr=None if errors is None else errors[method], color=method_color(method),
                label=method)
     ax.set_xticks(x, groups, rotation=rotation)
     return ax
@@ -164,8 +172,7 @@ def ranking_bars(values: dict, xlabel: str, title=None, ax=None):
     every ablation. TMML's variants are drawn in TMML's colour, other names without a colour in grey."""
     names = sorted(values, key=values.get)
     heights = [values[n] for n in names]
-    colours = [METHOD_COLORS.get(n, METHOD_COLORS["TMML"] if n.startswith("TMML") else "#8c8c8c")
-               for n in names]
+    colours = [method_color(n) for n in names]
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     ax.barh(names, heights, color=colours)
     for y, h in enumerate(heights):
@@ -189,7 +196,7 @@ def cost_curves(rows, methods, measures=("step_s", "memory_mb"), title=None):
         for method in methods:
             mine = [r for r in rows if r["method"] == method]
             ax.plot([r["classes"] for r in mine], [scale * r[measure] for r in mine], marker="o",
-                    color=METHOD_COLORS.get(method, "#8c8c8c"), label=method)
+                    color=method_color(method), label=method)
         ax.set_xlabel("number of classes C")
         ax.set_ylabel(label)
         ax.legend()
