@@ -70,6 +70,12 @@ def main(argv=None) -> int:
     c.add_argument("--steps", type=int, default=2, help="timed steps per point (median reported)")
     c.add_argument("--warmup", type=int, default=1, help="untimed steps before them")
     c.add_argument("--device", default=None)
+    t = sub.add_parser("thread-check", help="does the thread count change what a run learns? the same CoOp "
+                                            "run with each thread count, in float32 and in float64")
+    t.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    t.add_argument("--dtypes", nargs="+", choices=["float32", "float64"], default=["float32", "float64"])
+    t.add_argument("--task", default="textures")
+    t.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
     if args.command == "bench":
@@ -172,6 +178,18 @@ def main(argv=None) -> int:
         cached = [r for r in rows if r["path"] == "ours"]
         print("ours encodes the training images once per run: "
               + ", ".join(f"{r['method']} {r['setup_s']:.2f} s" for r in cached))
+    if args.command == "thread-check":
+        import torch
+        from .backbone import TINY_CHECKPOINT, TINY_MODEL, create_tiny
+        from .bench import thread_dependence
+        first = f"{args.threads[0]} thread{'s' if args.threads[0] > 1 else ''}"
+        print(f"CoOp on {args.task!r}, seed {args.seed}, the book's CoOp recipe; ctx gap = largest |ctx - "
+              f"ctx with {first}|")
+        print(f"{'dtype':8s} {'threads':>7s} {'Base':>6s} {'New':>6s} {'ctx gap':>8s}")
+        for name in args.dtypes:
+            backbone = create_tiny(TINY_MODEL, TINY_CHECKPOINT, getattr(torch, name))
+            for r in thread_dependence(backbone, args.threads, args.task, args.seed):
+                print(f"{name:8s} {r['threads']:7d} {r['base']:6.2f} {r['new']:6.2f} {r['ctx_gap']:8.1e}")
     return 0
 
 

@@ -22,7 +22,7 @@ import torch
 from . import data
 from .cocoop import CoCoOp
 from .coop import CoOp
-from .engine import COCOOP_CONFIG, TrainConfig
+from .engine import COCOOP_CONFIG, TrainConfig, run_seed
 
 
 @contextlib.contextmanager
@@ -172,3 +172,25 @@ def format_bench(rows: list[dict]) -> str:
         lines.append(f"{r['method']:7s} {r['path']:6s} {r['batch_size']:5d} {r['classes']:7d} {r['tokens']:6d} "
                      f"{1e3 * r['step_s']:9.2f} {r['memory_mb']:11.2f} {ratio:>10s}")
     return "\n".join(lines)
+
+
+def thread_dependence(backbone, threads=(1, 2), task: str = "textures", seed: int = 1,
+                      cfg: TrainConfig = TrainConfig()) -> list[dict]:
+    """Train the same CoOp run (`task`, `seed`, recipe `cfg`) once per thread count, in the backbone's dtype.
+
+    A CPU sums the terms of a matrix product in an order set by its thread count, and float32 sums in another
+    order differ in the last bits; training can carry that into the accuracies. Rows: {"threads", "base",
+    "new", "ctx_gap"}, ctx_gap = the largest |difference| between this run's learned context and the first's.
+    """
+    before, rows, first = torch.get_num_threads(), [], None
+    try:
+        for n in threads:
+            torch.set_num_threads(n)
+            run = run_seed(lambda names, s: CoOp(backbone, names, seed=s), task, cfg, seed=seed, progress=False)
+            ctx = run["learner"].ctx.detach()
+            first = ctx if first is None else first
+            rows.append({"threads": n, "base": run["base"], "new": run["new"],
+                         "ctx_gap": (ctx - first).abs().max().item()})
+    finally:
+        torch.set_num_threads(before)
+    return rows
