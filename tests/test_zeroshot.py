@@ -12,12 +12,11 @@ STATED = json.loads(bb.TINY_CHECKPOINT.with_suffix(".zeroshot.json").read_text()
 
 
 def test_shipped_checkpoint_reaches_its_stated_zero_shot_accuracy(tiny):
-    """The table stored beside the checkpoint (`python -m tmml_lite zeroshot --write`) is what the model gives."""
-    measured = {r["task"]: r for r in zeroshot.zeroshot_table(tiny)}
-    for row in STATED:
-        for column in ("clip_template", "task_templates"):
-            # 0.2 points = two test images: room for float differences between CPUs and thread counts
-            assert measured[row["task"]][column] == pytest.approx(row[column], abs=0.2), (row["task"], column)
+    """The table stored beside the checkpoint (`python -m tmml_lite zeroshot --write`) is what the model gives,
+    here on the textures task; chapter 1 prints the whole table and its stored output is checked against the
+    same file (below), so re-running the chapter re-measures every task."""
+    (measured,) = zeroshot.zeroshot_table(tiny, tasks=["textures"])
+    assert measured == next(row for row in STATED if row["task"] == "textures")
 
 
 def test_stated_accuracy_is_above_chance_everywhere_and_below_ceiling_on_most():
