@@ -12,6 +12,7 @@ so `open_clip.create_model("TinyCLIP-P4")` works like any other model name.
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -161,10 +162,24 @@ def _create_open_clip(model_name: str, pretrained: str | None) -> Backbone:
         # uses nn.GELU and open_clip only warns about the mismatch: follow the tag, never the warning.
         quick_gelu = bool(tag.get("quick_gelu", False))
         offline = check_weights_available(model_name, pretrained) == "cache"
-    with _hub_offline(offline):
+    with _hub_offline(offline), _warnings_off(pretrained is None):
+        # with pretrained=None open_clip warns that it loaded no weights: exactly what was asked for
         model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained,
                                                                      force_quick_gelu=quick_gelu)
     return Backbone(model, preprocess, open_clip.get_tokenizer(model_name), model_name)
+
+
+@contextmanager
+def _warnings_off(off: bool):
+    """Silence logging's warnings for a block when `off`."""
+    if not off:
+        yield
+        return
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _hub_repo(model_name: str, pretrained: str) -> tuple[str, str] | None:
