@@ -3,7 +3,8 @@
 #   make test       create .venv if missing, install, run the unit tests, then strict nbval on notebooks/,
 #                   then build the book and open every page in headless Chromium (tests/test_book_browser.py)
 #   make notebooks  re-execute every notebook in place (tiny profile, clean kernel) and store the outputs
-#   make exercises  run each chapter, then the worked solutions of its CPU exercises (notebooks unchanged)
+#   make exercises  run each chapter, then the worked solutions of its CPU exercises (notebooks unchanged),
+#                   and those of the reproduce page
 #   make pretrain   regenerate the TinyCLIP checkpoint shipped in tmml_lite/assets
 #   make bench      the premise table (zero-shot, linear probe, CoOp per task) into
 #                   tmml_lite/assets/premises.csv, then the base-to-new grids into ablation.csv (chapter 06)
@@ -74,7 +75,7 @@ notebooks: $(INSTALLED)
 	$(PY) scripts/execute_notebooks.py --timeout 600 notebooks
 
 exercises: $(INSTALLED)
-	$(PY) scripts/run_exercises.py notebooks
+	$(PY) scripts/run_exercises.py notebooks book/reproduce.md
 
 pretrain: $(INSTALLED)
 	$(PY) -m tmml_lite pretrain

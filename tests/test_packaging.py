@@ -188,11 +188,13 @@ def test_every_notebook_has_its_colab_badge_and_a_readme_link():
 
 def test_every_cpu_exercise_has_a_worked_solution_that_make_exercises_can_run():
     """`make exercises` runs the python blocks of each CPU exercise's Solution after its chapter; each chapter
-    has five exercises, at least three of them for a CPU, and every CPU one has code to run."""
+    has five exercises, at least three of them for a CPU, and every CPU one has code to run, in lines that fit
+    the book's code column."""
     import nbformat
     root = Path(__file__).parents[1]
     sys.path.insert(0, str(root / "scripts"))
     try:
+        from check_notebooks import MAX_LINE
         from run_exercises import exercises
     finally:
         sys.path.pop(0)
@@ -202,3 +204,15 @@ def test_every_cpu_exercise_has_a_worked_solution_that_make_exercises_can_run():
         cpu = [e for e in found if e["where"].startswith("CPU")]
         assert len(cpu) >= 3, path.name
         assert all(e["code"].strip() for e in cpu), path.name
+        for e in found:
+            wide = [line for line in e["code"].splitlines() if len(line) > MAX_LINE]
+            assert not wide, (path.name, e["number"], wide)
+
+
+def test_chapter_sections_are_numbered_one_to_n():
+    """Chapters refer to "section 5"; a lost or doubled `## N.` heading would point the reader nowhere."""
+    import nbformat
+    for path in sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb")):
+        numbers = [int(m) for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown"
+                   for m in re.findall(r"^## (\d+)\. ", cell.source, re.MULTILINE)]
+        assert numbers == list(range(1, len(numbers) + 1)), (path.name, numbers)
