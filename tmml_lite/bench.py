@@ -180,7 +180,8 @@ def thread_dependence(backbone, threads=(1, 2), task: str = "textures", seed: in
 
     A CPU sums the terms of a matrix product in an order set by its thread count, and float32 sums in another
     order differ in the last bits; training can carry that into the accuracies. Rows: {"threads", "base",
-    "new", "ctx_gap"}, ctx_gap = the largest |difference| between this run's learned context and the first's.
+    "new", "ctx_gap"}, ctx_gap = the largest absolute difference between this run's learned context and the
+    first run's.
     """
     before, rows, first = torch.get_num_threads(), [], None
     try:
