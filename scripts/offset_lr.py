@@ -6,37 +6,33 @@ This script trains the row with the offset's learning rate scaled by each factor
 the recipe's lr) and prints Base and New. Factor 1 is the grid's row, factor 0 freezes the offset at zero,
 which is the control "CoOp (batch 4)".
 
-    TMML_PROFILE=tiny python scripts/offset_lr.py --scales 1 0.2 0.05 0 --seeds 1
+    TMML_PROFILE=tiny python scripts/offset_lr.py --scales 1 0.2 0.1 0.05 0 --seeds 1
 """
 
 from __future__ import annotations
 
 import argparse
 
-import torch
-
 from tmml_lite import engine
 from tmml_lite.backbone import load_clip
 from tmml_lite.grid import get_method
 
 
-def optimizer_with_offset_scale(scale: float):
-    """engine._make_optimizer with the offset (the learner's one 1-D parameter) in a group at lr * scale."""
+def optimizer_with_offset_scale(make_optimizer, scale: float):
+    """`make_optimizer` (engine's) given two parameter groups: the offset, the learner's one 1-D parameter, at
+    lr * scale, everything else at the recipe's lr."""
     def make(params, cfg):
         offset = [p for p in params if p.dim() == 1]
-        rest = [p for p in params if p.dim() != 1]
         if len(offset) != 1:
             raise ValueError(f"expected one 1-D offset among the learned tensors, got {[p.shape for p in params]}")
-        optimizer = torch.optim.SGD([{"params": rest}, {"params": offset, "lr": cfg.lr * scale}], lr=cfg.lr,
-                                    momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: engine.lr_factor(epoch, cfg))
-        return optimizer, scheduler
+        rest = [p for p in params if p.dim() != 1]
+        return make_optimizer([{"params": rest}, {"params": offset, "lr": cfg.lr * scale}], cfg)
     return make
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scales", nargs="+", type=float, default=[1.0, 0.2, 0.05, 0.0])
+    parser.add_argument("--scales", nargs="+", type=float, default=[1.0, 0.2, 0.1, 0.05, 0.0])
     parser.add_argument("--task", default="textures")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1])
     args = parser.parse_args()
@@ -45,7 +41,7 @@ def main() -> None:
     print(f"CoOp + shared offset on {args.task!r}, its recipe (lr {spec.config.lr}); the offset's lr scaled")
     try:
         for scale in args.scales:
-            engine._make_optimizer = optimizer_with_offset_scale(scale)
+            engine._make_optimizer = optimizer_with_offset_scale(standard, scale)
             for seed in args.seeds:
                 run = engine.run_seed(lambda names, s: spec.build(backbone, names, s), args.task, spec.config,
                                       seed=seed, progress=False)

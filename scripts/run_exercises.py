@@ -15,8 +15,8 @@ Usage: python scripts/run_exercises.py [--timeout SECONDS] [--save DIR] [NOTEBOO
 from __future__ import annotations
 
 import argparse
-import re
 import os
+import re
 import sys
 import tempfile
 import time

@@ -20,7 +20,7 @@ def _train_in_subprocess(run_dir, kill_after_steps=None):
     code = textwrap.dedent(f"""
         import os, signal
         import torch
-        from tmml_lite import CoOp, TrainConfig, bench, data, engine, load_clip
+        from tmml_lite import CoOp, TrainConfig, data, engine, load_clip
         steps = 0
         step = torch.optim.SGD.step
         def counting_step(self, *args, **kwargs):
@@ -116,9 +116,9 @@ def test_every_test_named_in_the_readme_tables_exists():
 
 def test_the_thread_count_does_not_change_what_a_run_learns(tiny):
     """The stored outputs must not depend on the reader's CPU: TinyCLIP computes in float64, where the order of
-    a sum (set by the thread count and vector width) moves a learned context by about 1e-14 here, not by
-    float32's 1e-8 (which the recipe's 200 epochs grow into tenths of a point: `python -m tmml_lite
-    thread-check`)."""
+    a sum (set by the thread count and vector width) moves this 3-epoch context by about 2e-17, not by
+    float32's 1e-8 (`python -m tmml_lite thread-check --epochs 3`; the recipe's 200 epochs grow float32's
+    into tenths of a point of accuracy: `python -m tmml_lite thread-check`)."""
     one, two = bench.thread_dependence(tiny, threads=(1, 2), cfg=TrainConfig(epochs=3))
     assert (one["base"], one["new"]) == (two["base"], two["new"])
     assert two["ctx_gap"] < 1e-11

@@ -76,6 +76,7 @@ def main(argv=None) -> int:
     t.add_argument("--dtypes", nargs="+", choices=["float32", "float64"], default=["float32", "float64"])
     t.add_argument("--task", default="textures")
     t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--epochs", type=int, default=None, help="default: the book's CoOp recipe (TrainConfig())")
     args = parser.parse_args(argv)
 
     if args.command == "bench":
@@ -182,13 +183,15 @@ def main(argv=None) -> int:
         import torch
         from .backbone import TINY_CHECKPOINT, TINY_MODEL, create_tiny
         from .bench import thread_dependence
+        from .engine import TrainConfig
+        cfg = TrainConfig() if args.epochs is None else TrainConfig(epochs=args.epochs)
         first = f"{args.threads[0]} thread{'s' if args.threads[0] > 1 else ''}"
-        print(f"CoOp on {args.task!r}, seed {args.seed}, the book's CoOp recipe; ctx gap = largest |ctx - "
-              f"ctx with {first}|")
+        print(f"CoOp on {args.task!r}, seed {args.seed}, the book's CoOp recipe for {cfg.epochs} epochs; "
+              f"ctx gap = largest |ctx - ctx with {first}|")
         print(f"{'dtype':8s} {'threads':>7s} {'Base':>6s} {'New':>6s} {'ctx gap':>8s}")
         for name in args.dtypes:
             backbone = create_tiny(TINY_MODEL, TINY_CHECKPOINT, getattr(torch, name))
-            for r in thread_dependence(backbone, args.threads, args.task, args.seed):
+            for r in thread_dependence(backbone, args.threads, args.task, args.seed, cfg):
                 print(f"{name:8s} {r['threads']:7d} {r['base']:6.2f} {r['new']:6.2f} {r['ctx_gap']:8.1e}")
     return 0
 

@@ -33,8 +33,9 @@ FULL_MODEL, FULL_PRETRAINED = "ViT-B-16", "openai"
 PROFILES = ("tiny", "full")
 # The tiny profile computes in float64. In float32 a CPU's sums depend on its thread count and vector width, and a
 # few hundred SGD steps grow those last-bit differences into a few tenths of a point of accuracy (CoOp, textures,
-# seed 1: 86.1 / 84.2 with one thread, 85.9 / 84.3 with two); in float64 they stay near 1e-14, so a reader's
-# laptop prints the book's numbers. It costs little on a model this small (the reproduce page measures it).
+# seed 1: 86.1 / 84.2 with one thread, 85.9 / 84.3 with two); in float64 the learned contexts stay within 1e-11,
+# so a reader's laptop prints the book's numbers (`python -m tmml_lite thread-check`). It costs little on a model
+# this small (the reproduce page measures it).
 TINY_DTYPE = torch.float64
 
 open_clip.add_model_config(ASSETS / "model_configs")
