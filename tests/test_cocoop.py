@@ -22,7 +22,7 @@ def test_meta_net_is_linear_relu_linear_with_a_sixteenth_bottleneck(backbone, re
     assert (linear1.in_features, linear1.out_features) == (image_dim, image_dim // 16)
     assert isinstance(relu, torch.nn.ReLU)
     assert (linear2.in_features, linear2.out_features) == (image_dim // 16, width)
-    assert learner(_features(backbone)).shape == (3, len(NAMES))
+    assert learner.logits(_features(backbone)).shape == (3, len(NAMES))
 
 
 def test_each_image_shifts_every_class_context_by_the_same_pi_x(tiny):
@@ -31,12 +31,12 @@ def test_each_image_shifts_every_class_context_by_the_same_pi_x(tiny):
     features = _features(tiny)
     coop = CoOp(tiny, NAMES, ctx_init=None).eval()
     with torch.no_grad():
-        logits = learner(features)
+        logits = learner.logits(features)
         image_features = torch.nn.functional.normalize(features, dim=-1)
         shifts = learner.meta_net(image_features)  # (B, width): pi(x)
         for b in range(len(features)):
             coop.ctx.copy_(learner.ctx + shifts[b])
-            torch.testing.assert_close(logits[b], coop(features[b:b + 1])[0], atol=1e-4, rtol=1e-5)
+            torch.testing.assert_close(logits[b], coop.logits(features[b:b + 1])[0], atol=1e-4, rtol=1e-5)
     assert not torch.allclose(shifts[0], shifts[1])  # the shift depends on the image
 
 
@@ -45,7 +45,7 @@ def test_with_a_zero_meta_net_cocoop_is_coop(tiny):
     with torch.no_grad():
         learner.meta_net.linear2.weight.zero_()
         learner.meta_net.linear2.bias.zero_()
-        torch.testing.assert_close(learner(_features(tiny)), CoOp(tiny, NAMES)(_features(tiny)))
+        torch.testing.assert_close(learner.logits(_features(tiny)), CoOp(tiny, NAMES).logits(_features(tiny)))
 
 
 def test_class_chunks_give_the_same_logits_and_gradients(tiny):
@@ -54,7 +54,7 @@ def test_class_chunks_give_the_same_logits_and_gradients(tiny):
     results = []
     for chunk in (len(NAMES), 2, 1):  # one pass; three passes (checkpointed); one class per pass
         learner = CoCoOp(tiny, NAMES, class_chunk=chunk).train()
-        logits = learner(features)
+        logits = learner.logits(features)
         torch.nn.functional.cross_entropy(logits, labels).backward()
         results.append((logits.detach(), learner.ctx.grad.clone(), learner.meta_net.linear1.weight.grad.clone()))
     for other in results[1:]:
@@ -81,7 +81,7 @@ def test_save_load_roundtrip_against_new_classes(tiny, tmp_path):
     other = CoCoOp(tiny, NAMES[3:], seed=6).load(tmp_path / "cocoop.safetensors")
     for name, tensor in learned_tensors(learner).items():
         assert torch.equal(learned_tensors(other)[name], tensor), name
-    assert other(_features(tiny)).shape == (3, 2)
+    assert other.logits(_features(tiny)).shape == (3, 2)
     CoOp(tiny, NAMES).save(tmp_path / "coop.safetensors")
     with pytest.raises(ValueError, match="build a CoOp"):
         CoCoOp(tiny, NAMES).load(tmp_path / "coop.safetensors")

@@ -3,6 +3,7 @@ import torch
 
 from tmml_lite import CoCoOp, CoOp, zeroshot
 from tmml_lite.backbone import create_tiny
+from tmml_lite.methods import SharedOffsetCoOp
 from tmml_lite.text_encoder import eot_index
 
 NAMES = ["circle", "square", "plus sign", "large blue outlined star"]  # names of 1 to 4 tokens
@@ -52,23 +53,23 @@ def test_truncated_prompts_equal_the_full_77_token_path(backbone, method, reques
     with torch.no_grad():
         if method is CoOp:
             torch.testing.assert_close(short.encode_text(), full.encode_text(), atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(short(features) / scale, full(features) / scale, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(short.logits(features) / scale, full.logits(features) / scale, atol=1e-5, rtol=1e-5)
 
 
 def test_dimensions_come_from_the_model(vit_b16_random, tiny):
     for backbone, width in ((tiny, 128), (vit_b16_random, 512)):
         learner = CoOp(backbone, NAMES)
         assert learner.ctx.shape == (4, width) == (4, backbone.model.token_embedding.embedding_dim)
-        assert learner(torch.randn(3, backbone.model.visual.output_dim)).shape == (3, len(NAMES))
+        assert learner.logits(torch.randn(3, backbone.model.visual.output_dim)).shape == (3, len(NAMES))
 
 
 def test_set_classnames_keeps_the_context_and_rebuilds_the_buffers(tiny):
     learner = CoOp(tiny, NAMES[:2])
     ctx = learner.ctx.detach().clone()
     features = torch.randn(5, tiny.model.visual.output_dim)
-    assert learner(features).shape == (5, 2)
+    assert learner.logits(features).shape == (5, 2)
     learner.set_classnames(NAMES)
-    assert learner(features).shape == (5, len(NAMES))
+    assert learner.logits(features).shape == (5, len(NAMES))
     assert torch.equal(learner.ctx, ctx) and learner.classnames == NAMES
     assert learner.token_suffix.shape[0] == len(NAMES)
     with pytest.raises(ValueError, match="duplicated"):
@@ -80,7 +81,7 @@ def test_images_and_their_features_give_the_same_logits(tiny):
     learner = CoOp(tiny, NAMES)
     images = torch.randn(3, 3, 32, 32, dtype=learner.dtype)
     with torch.no_grad():
-        torch.testing.assert_close(learner(images), learner(model.encode_image(images)))
+        torch.testing.assert_close(learner(images), learner.logits(model.encode_image(images)))
 
 
 @pytest.mark.parametrize("class_specific", [False, True])
@@ -163,16 +164,16 @@ def test_a_corrupt_or_foreign_learner_file_is_refused(tiny, tmp_path):
 def test_a_shared_offset_starts_as_coop_and_moves_every_context_token_alike(tiny, tmp_path):
     """"CoOp + shared offset" (chapter 6): at zero it is CoOp; trained, one vector moves all M tokens."""
     names = ["circle", "square", "star"]
-    plain, offset = CoOp(tiny, names), CoOp(tiny, names, shared_offset=True)
+    plain, offset = CoOp(tiny, names), SharedOffsetCoOp(tiny, names)
     features = torch.randn(4, tiny.model.visual.output_dim)
-    torch.testing.assert_close(offset(features), plain(features))
-    offset(features).logsumexp(-1).sum().backward()
+    torch.testing.assert_close(offset.logits(features), plain.logits(features))
+    offset.logits(features).logsumexp(-1).sum().backward()
     assert offset.offset.grad is not None and offset.offset.grad.abs().sum() > 0
     with torch.no_grad():
         offset.offset += 0.1
     moved = offset.prompts()[:, 1:1 + offset.n_ctx] - plain.prompts()[:, 1:1 + plain.n_ctx]
     torch.testing.assert_close(moved, torch.full_like(moved, 0.1))
     offset.save(tmp_path / "offset.safetensors")
-    again = CoOp(tiny, ["ring", "heart"], shared_offset=True)
+    again = SharedOffsetCoOp(tiny, ["ring", "heart"])
     again.load(tmp_path / "offset.safetensors")
     torch.testing.assert_close(again.offset, offset.offset.detach())

@@ -40,8 +40,8 @@ def test_bad_class_lists_are_refused(bad, match):
         data.check_classnames(bad)
 
 
-def test_base_to_new_protocol_and_saved_indices(tmp_path):
-    splits = data.base_to_new("shapes", shots=4, seed=2, save_dir=tmp_path)
+def test_base_to_new_protocol_and_saved_indices(small_shapes, tmp_path):
+    splits = data.base_to_new(small_shapes, shots=4, seed=2, save_dir=tmp_path)
     n = len(world.TASKS["shapes"].classnames)
     n_base = math.ceil(n / 2)
     assert len(splits["train"]) == 4 * n_base and set(splits["train"].labels.tolist()) == set(range(n_base))
@@ -50,5 +50,5 @@ def test_base_to_new_protocol_and_saved_indices(tmp_path):
     assert splits["test_new"].labels.min() == 0  # relabelled from 0
     record = json.loads((tmp_path / "shapes_shots4_seed2.json").read_text())
     assert record["train_indices"] and record["seed"] == 2
-    images, _ = data.load_split("shapes", "train")
+    images, _ = data.load_split(small_shapes, "train")
     assert np.array_equal(images[record["train_indices"]], splits["train"].images)

@@ -16,7 +16,7 @@ def _images(n=6):
 
 
 def test_text_features_are_what_the_logits_score_against(tiny):
-    images = torch.randn(3, tiny.model.visual.output_dim, generator=torch.Generator().manual_seed(0))
+    images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0), dtype=tiny.model.logit_scale.dtype)
     for learner in (CoOp(tiny, NAMES), CoCoOp(tiny, NAMES, class_chunk=3)):
         with torch.no_grad():
             logits = learner.eval()(images)
@@ -68,15 +68,15 @@ def test_features_of_the_wrong_shape_get_a_clear_error():
         d.discrimination_stats(torch.randn(4, 1, 16))
 
 
-def test_margins_are_negative_exactly_on_mistakes(tiny):
-    subset = data.base_to_new("shapes", shots=1, seed=1)["test_base"]
+def test_margins_are_negative_exactly_on_mistakes(tiny, small_shapes):
+    subset = data.base_to_new(small_shapes, shots=1, seed=1)["test_base"]
     learner = CoOp(tiny, subset.classnames)
     pick = np.arange(0, len(subset), len(subset) // 40)[:40]  # every class, not only the first
     images, labels = subset.images[pick], subset.labels[pick]
     margins = d.logit_margins(learner, images, labels)
     with torch.no_grad():
         logits = torch.cat([learner(b) for b in data.image_batches(
-            images, learner.preprocess, 64, learner.ctx.device)])
+            images, learner.preprocess, 64, learner.device)])
     right = logits.argmax(1) == torch.as_tensor(labels)
     assert margins.shape == (40,)
     assert 0 < int(right.sum()) < 40  # some right, some wrong

@@ -7,7 +7,7 @@ import pytest
 import standin_data
 import torch
 
-from tmml_lite import TMML, CoCoOp, CoOp, TrainConfig, data, datasets, engine, grid
+from tmml_lite import TMML, CoCoOp, CoOp, TrainConfig, data, datasets, engine, methods
 from tmml_lite.saving import learned_tensors
 
 
@@ -24,9 +24,9 @@ def test_every_learner_trains_on_vit_b16_and_a_real_dataset_format(vit_b16_rando
     from its on-disk format (a stand-in EuroSAT), the base-to-new protocol and the method's full recipe."""
     monkeypatch.setenv("TMML_DATA", str(tmp_path))
     standin_data.make_standin("eurosat", tmp_path, n_classes=4, per_class=6)
-    spec = grid.METHODS[method]
-    cfg = grid.recipe(spec, vit_b16_random.name)
-    assert cfg.lr == grid.PAPER_LR
+    spec = methods.METHODS[method]
+    cfg = methods.recipe(spec, vit_b16_random.name)
+    assert cfg.lr == methods.PAPER_LR
     run = engine.run_seed(lambda names, seed: spec.build(vit_b16_random, names, seed), "eurosat",
                           replace(cfg, epochs=1, warmup_epochs=0), seed=1, shots=1, progress=False)
     assert np.isfinite(run["log"]["losses"]).all()

@@ -16,16 +16,31 @@ def test_shards_split_the_grid_without_overlap():
         grid.grid_cells(["CoOp"], ["textures"], (1,), shard=(4, 3))
 
 
-def test_the_grid_appends_one_row_per_run_and_skips_finished_runs(tiny, tmp_path):
+def test_the_grid_appends_one_row_per_run_and_skips_finished_runs(tiny, small_digits, tmp_path):
     results = tmp_path / "grid.csv"
-    rows = grid.run_grid(["zero-shot"], ["textures"], seeds=(1,), results=results, backbone=tiny, progress=False)
-    assert [(r["method"], r["task"], r["seed"]) for r in rows] == [("zero-shot", "textures", 1)]
+    rows = grid.run_grid(["zero-shot"], [small_digits], seeds=(1,), results=results, backbone=tiny, progress=False)
+    assert [(r["method"], r["task"], r["seed"]) for r in rows] == [("zero-shot", "digits", 1)]
     with results.open("a") as f:
-        f.write("CoOp,textures,1,16,TinyCLIP-P8,9")  # a line cut by a kill
-    rows = grid.run_grid(["zero-shot"], ["textures"], seeds=(1,), results=results, backbone=tiny, progress=False)
+        f.write("CoOp,digits,1,16,TinyCLIP-P8,9")  # a line cut by a kill
+    rows = grid.run_grid(["zero-shot"], [small_digits], seeds=(1,), results=results, backbone=tiny, progress=False)
     assert len(rows) == 1  # the finished run is not repeated, the cut line is ignored
     with pytest.raises(ValueError, match="unknown method"):
         grid.run_grid(["CoOpp"], ["textures"], results=results, backbone=tiny, progress=False)
+
+
+def test_the_grid_runs_a_variant_and_a_task_it_is_handed_without_registering_either(tiny, small_digits, tmp_path):
+    """A script or a chapter runs a variant of a method (a `MethodSpec`) on a variant of a task (a `Task`) by
+    handing them to the grid: nothing is added to `methods.METHODS` or `world.TASKS`."""
+    from dataclasses import replace
+
+    from tmml_lite import methods, world
+    coop = methods.get_method("CoOp")
+    variant = replace(coop, name="CoOp, 2 epochs", config=replace(coop.config, epochs=2))
+    rows = grid.run_grid(["zero-shot", variant], [small_digits], seeds=(1,), results=tmp_path / "variant.csv",
+                         backbone=tiny, progress=False)
+    assert [(r["method"], r["task"]) for r in rows] == [("zero-shot", "digits"), ("CoOp, 2 epochs", "digits")]
+    assert rows[1]["base"] != rows[0]["base"] or rows[1]["new"] != rows[0]["new"]  # the variant trained
+    assert variant.name not in methods.METHODS and world.TASKS["digits"] is not small_digits
 
 
 def test_summary_takes_h_on_seed_means_and_averages_over_tasks():
@@ -38,34 +53,22 @@ def test_summary_takes_h_on_seed_means_and_averages_over_tasks():
     assert "| m |" in grid.markdown_table(grid.summarize_rows(rows))
 
 
-def test_a_committed_result_is_reproduced_by_a_fresh_run(tiny, tmp_path):
-    """The committed grids are not hand-written: a cell of the benchmark grid, re-run now, gives the same
-    numbers. (The ablation grid's CoOp cell is tied to the premise table below, whose row is re-run in
-    tests/test_premises.py.)"""
-    method, task = "CoOp", "digits"
-    committed = [r for r in grid.read_rows(grid.BENCHMARK_RESULTS)
-                 if (r["method"], r["task"], r["seed"]) == (method, task, 1)]
-    assert committed, f"benchmark.csv has no {method}/{task}/seed 1 row; regenerate it with `make bench`"
-    fresh = grid.run_grid([method], [task], seeds=(1,), results=tmp_path / "fresh.csv", backbone=tiny,
-                          progress=False)[0]
-    assert (fresh["base"], fresh["new"]) == (committed[0]["base"], committed[0]["new"])
-
-
 def test_the_committed_grids_and_premise_table_agree_on_the_same_run():
     """CoOp on textures, seed 1, with the book's recipe is one run, whichever command wrote it: the ablation
-    grid, the benchmark grid and the premise table hold the same Base and New for it."""
+    grid, the benchmark grid and the premise table hold the same Base and New for it. The premise row is re-run
+    from scratch by tests/test_premises.py, so this ties a trained cell of both grids to a fresh run."""
     from tmml_lite.premises import COMMITTED_PREMISES, read_premise_rows
     (premise,) = [r for r in read_premise_rows(COMMITTED_PREMISES) if (r["task"], r["seed"]) == ("textures", 1)]
-    for results in (grid.COMMITTED_RESULTS, grid.BENCHMARK_RESULTS):
+    for results in (grid.ABLATION_RESULTS, grid.BENCHMARK_RESULTS):
         (row,) = [r for r in grid.read_rows(results)
                   if (r["method"], r["task"], r["seed"]) == ("CoOp", "textures", 1)]
         assert (row["base"], row["new"]) == (premise["coop_base"], premise["coop_new"]), results.name
 
 
 def test_a_chapter_takes_the_learner_and_recipe_of_the_committed_grid(tiny):
-    """The chapters call `grid.run_method`, which builds the method of `grid.METHODS` with its recipe: the
+    """The chapters call `grid.run_method`, which builds the method of `methods.METHODS` with its recipe: the
     committed zero-shot cell comes out the same, in the one summary format (Base, New, stds, H)."""
-    committed = [r for r in grid.read_rows(grid.COMMITTED_RESULTS)
+    committed = [r for r in grid.read_rows(grid.ABLATION_RESULTS)
                  if (r["method"], r["task"], r["seed"]) == ("zero-shot", "textures", 1)]
     result = grid.run_method("zero-shot", "textures", tiny, seeds=(1,))
     assert (round(result["base"], 2), round(result["new"], 2)) == (committed[0]["base"], committed[0]["new"])
@@ -75,12 +78,18 @@ def test_a_chapter_takes_the_learner_and_recipe_of_the_committed_grid(tiny):
 
 
 def test_the_bench_command_runs_resumes_and_merges(tmp_path, capsys):
+    """`bench` runs its shard of the grid, and the cell it runs is the committed one: the benchmark grid is not
+    hand-written (its trained cells are tied to fresh runs by the test above and tests/test_premises.py)."""
     from tmml_lite.__main__ import main
     results = tmp_path / "shard.csv"
-    args = ["bench", "--methods", "zero-shot", "--tasks", "digits", "--seeds", "1", "2", "--results", str(results),
-            "--profile", "tiny", "--shard", "2/2"]
+    args = ["bench", "--methods", "zero-shot", "--tasks", "textures", "--seeds", "1", "2", "--results",
+            str(results), "--profile", "tiny", "--shard", "2/2"]
     main(args)
-    assert [(r["method"], r["seed"]) for r in grid.read_rows(results)] == [("zero-shot", 2)]  # every 2nd cell
+    (fresh,) = grid.read_rows(results)
+    assert (fresh["method"], fresh["seed"]) == ("zero-shot", 2)  # every 2nd cell
+    (committed,) = [r for r in grid.read_rows(grid.BENCHMARK_RESULTS)
+                    if (r["method"], r["task"], r["seed"]) == ("zero-shot", "textures", 2)]
+    assert (fresh["base"], fresh["new"]) == (committed["base"], committed["new"])
     main(["merge", str(results), "--out", str(tmp_path / "table.md")])
     assert "| zero-shot |" in capsys.readouterr().out and (tmp_path / "table.md").exists()
 

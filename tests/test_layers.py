@@ -1,5 +1,5 @@
-"""The shape of the library: layers that only import downwards, small learner files, and an engine that uses
-only the members `PromptLearner`'s docstring promises."""
+"""The shape of the library: layers that only import downwards, small learner files, and modules that drive
+learners using only the members `PromptLearner`'s docstring promises."""
 import ast
 from pathlib import Path
 
@@ -11,12 +11,13 @@ from tmml_lite.prompt_learner import PromptLearner
 PACKAGE = Path(__file__).parents[1] / "tmml_lite"
 # bottom to top; a module may import from its own layer or below (tmml_lite/__init__.py says the same)
 LAYERS = [
-    ("world", "metrics", "checkpoint", "papers"),
+    ("world", "metrics", "checkpoint", "papers", "store"),
     ("datasets", "data", "backbone"),
     ("text_encoder", "zeroshot", "pretrain"),
     ("layers", "saving", "prompt_learner", "ctp", "tft", "losses"),
     ("coop", "cocoop", "tmml"),
     ("engine",),
+    ("methods",),
     ("grid", "premises", "discrimination", "bench"),
     ("plotting", "widgets", "__main__"),
 ]
@@ -65,16 +66,23 @@ def test_each_learner_file_reads_in_one_sitting(module):
     assert lines <= 150, f"tmml_lite/{module}.py has {lines} lines"
 
 
-def test_the_engine_uses_only_the_members_the_learner_contract_names():
-    """Every `learner.<member>` in engine.py is an nn.Module member or is named in PromptLearner's docstring,
-    and the engine never looks members up by name (hasattr/getattr on a learner)."""
-    tree = ast.parse((PACKAGE / "engine.py").read_text())
+@pytest.mark.parametrize("module", ["engine", "saving", "discrimination", "bench"])
+def test_modules_that_drive_learners_use_only_the_members_the_learner_contract_names(module):
+    """Every `learner.<member>` in the modules that train, score or measure learners is an nn.Module member or
+    is named in PromptLearner's docstring, and they never look members up by name (hasattr/getattr on a
+    learner)."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
     used = {node.attr for node in ast.walk(tree)
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "learner"}
-    assert used, "the engine should be found using learners"
+    assert used, f"{module}.py should be found using learners"
     unwritten = sorted(m for m in used if m not in dir(nn.Module) and f"``{m}" not in PromptLearner.__doc__)
-    assert not unwritten, f"engine.py uses learner members its contract does not name: {unwritten}"
+    assert not unwritten, f"{module}.py uses learner members its contract does not name: {unwritten}"
+    written = {target.attr for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AugAssign))
+               for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+               if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+               and target.value.id == "learner"}
+    assert written <= {"class_chunk", "prompts_per_pass"}, f"{module}.py sets learner members {sorted(written)}"
     lookups = [node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call)
                and isinstance(node.func, ast.Name) and node.func.id in ("hasattr", "getattr")
                and any(isinstance(a, ast.Name) and a.id == "learner" for a in node.args)]
-    assert not lookups, f"engine.py looks up learner members by name: {lookups}"
+    assert not lookups, f"{module}.py looks up learner members by name: {lookups}"

@@ -1,8 +1,11 @@
 """The tiny profile never opens a network connection, and the full profile offline fails fast: each runs in a
 subprocess with sockets blocked."""
+import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 # the first lines of every subprocess below: any attempt to open a connection is recorded in `attempts` and
 # fails as an unreachable network would (a library that swallows the error cannot hide the attempt)
@@ -19,40 +22,44 @@ BLOCK_SOCKETS = textwrap.dedent("""
 """)
 
 
-def test_tiny_profile_opens_no_socket():
+@pytest.fixture(scope="module")
+def offline_run(tmp_path_factory):
+    """One Python with sockets blocked, started once for both tests (each start imports torch and open_clip):
+    the tiny profile loads and evaluates, then the full profile is asked for ViT-B/16 with an empty cache."""
+    hf_home = tmp_path_factory.mktemp("hf")
     code = BLOCK_SOCKETS + textwrap.dedent("""
+        import time
         import tmml_lite
         from tmml_lite import load_clip, zeroshot_accuracy
-        backbone = load_clip()
+        backbone = load_clip(profile="tiny")
         assert backbone.name == tmml_lite.TINY_MODEL, backbone.name
         acc = zeroshot_accuracy(backbone, "digits", split="val")
         assert not attempts, attempts
         print("ok", acc)
-    """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={**__import__("os").environ, "TMML_PROFILE": "tiny"}, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "ok" in result.stdout
-
-
-def test_full_profile_without_cached_weights_fails_fast_offline_and_says_what_to_do(tmp_path):
-    code = BLOCK_SOCKETS + textwrap.dedent("""
-        import time
-        import tmml_lite
         start = time.perf_counter()
         try:
-            tmml_lite.load_clip()
+            load_clip(profile="full")
         except tmml_lite.backbone.WeightsUnavailableError as error:
             print(f"seconds {time.perf_counter() - start:.2f}")
             print(error)
     """)
-    env = {**__import__("os").environ, "TMML_PROFILE": "full", "HF_HOME": str(tmp_path / "hf")}
+    env = {**os.environ, "TMML_PROFILE": "tiny", "HF_HOME": str(hf_home)}
     env.pop("HF_HUB_CACHE", None)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    first, message = result.stdout.split("\n", 1)
+    return result.stdout, hf_home
+
+
+def test_tiny_profile_opens_no_socket(offline_run):
+    stdout, _ = offline_run
+    assert stdout.startswith("ok ")
+
+
+def test_full_profile_without_cached_weights_fails_fast_offline_and_says_what_to_do(offline_run):
+    stdout, hf_home = offline_run
+    _, first, message = stdout.split("\n", 2)
     assert float(first.split()[1]) < 10, first
-    for needed in ("ViT-B-16", "'openai'", str(tmp_path / "hf" / "hub"), "models--timm--vit_base_patch16_clip_224",
+    for needed in ("ViT-B-16", "'openai'", str(hf_home / "hub"), "models--timm--vit_base_patch16_clip_224",
                    "machine with internet", "open_clip.create_model('ViT-B-16', pretrained='openai')",
                    "TMML_PROFILE=tiny"):
         assert needed in message, (needed, message)

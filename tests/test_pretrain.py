@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 
 from tmml_lite.checkpoint import load_tensors
@@ -19,21 +20,30 @@ def test_a_short_pretraining_run_lowers_the_loss(tmp_path):
     assert (tmp_path / "tiny.safetensors").exists() and (tmp_path / "tiny.log.json").exists()
 
 
-def test_resume_after_a_stop_equals_the_uninterrupted_run(tmp_path):
-    cfg = PretrainConfig(steps=4, batch_size=16, warmup=2, save_every=2)
-    pretrain(cfg, run_dir=tmp_path / "straight", out=None, progress=False)
-    pretrain(cfg, run_dir=tmp_path / "stopped", out=None, progress=False, until=2)  # "killed" after step 2
+SHORT = dict(steps=4, batch_size=8, warmup=2, save_every=2)  # the short run both resume tests stop and resume
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """The short run, uninterrupted: its run folder and its log."""
+    run_dir = tmp_path_factory.mktemp("straight")
+    return run_dir, pretrain(PretrainConfig(**SHORT), run_dir=run_dir, out=None, progress=False)
+
+
+def test_resume_after_a_stop_equals_the_uninterrupted_run(straight, tmp_path):
+    cfg = PretrainConfig(**SHORT)
+    pretrain(cfg, run_dir=tmp_path / "stopped", out=None, progress=False, until_step=2)  # "killed" after step 2
     assert json.loads((tmp_path / "stopped" / "state.json").read_text())["step"] == 2
     pretrain(cfg, run_dir=tmp_path / "stopped", out=None, progress=False)  # resumes at step 2
-    a = load_tensors(tmp_path / "straight" / "model.safetensors")
+    a = load_tensors(straight[0] / "model.safetensors")
     b = load_tensors(tmp_path / "stopped" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_pretraining_killed_between_the_weight_write_and_the_state_write_resumes_bit_identically(tmp_path):
+def test_pretraining_killed_between_the_weight_write_and_the_state_write_resumes_bit_identically(straight, tmp_path):
     """SIGKILL after step 4's weights and optimizer are written but before its state.json: the resumed run
     must go back to step 2 (the last committed checkpoint), not mix step-4 weights with a step-2 state."""
-    cfg = dict(steps=4, batch_size=8, warmup=2, save_every=2)
+    cfg = SHORT
     killed_dir = tmp_path / "killed"
     code = textwrap.dedent(f"""
         import os, signal
@@ -53,13 +63,13 @@ def test_pretraining_killed_between_the_weight_write_and_the_state_write_resumes
     assert (killed_dir / "model.safetensors.next").exists()  # killed after the weight write ...
     assert json.loads((killed_dir / "state.json").read_text())["step"] == 2  # ... and before the state write
     resumed = pretrain(PretrainConfig(**cfg), run_dir=killed_dir, out=None, progress=False)
-    straight = pretrain(PretrainConfig(**cfg), run_dir=tmp_path / "straight", out=None, progress=False)
+    straight_dir, straight_log = straight
     assert sorted(p.name for p in killed_dir.iterdir()) == ["model.safetensors", "optimizer.safetensors",
                                                             "state.json"]
     for name in ("model.safetensors", "optimizer.safetensors"):
-        a, b = load_tensors(tmp_path / "straight" / name), load_tensors(killed_dir / name)
+        a, b = load_tensors(straight_dir / name), load_tensors(killed_dir / name)
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
-    assert resumed["losses"] == straight["losses"] and len(straight["losses"]) == 4
+    assert resumed["losses"] == straight_log["losses"] and len(straight_log["losses"]) == 4
 
 
 def test_resuming_with_another_config_is_refused(tmp_path):

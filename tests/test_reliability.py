@@ -5,11 +5,12 @@ import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import pytest
 import torch
 
-from tmml_lite import CoOp, TrainConfig, bench, data, engine
+from tmml_lite import CoOp, TrainConfig, bench, data, engine, get_task
 from tmml_lite.checkpoint import load_tensors, save_tensors
 
 CFG = TrainConfig(epochs=4, batch_size=8)
@@ -18,9 +19,9 @@ CFG = TrainConfig(epochs=4, batch_size=8)
 def _train_in_subprocess(run_dir, kill_after_steps=None):
     """Run `fit` in a fresh Python; with kill_after_steps, it SIGKILLs itself in the middle of an epoch."""
     code = textwrap.dedent(f"""
-        import os, signal
+        import dataclasses, os, signal
         import torch
-        from tmml_lite import CoOp, TrainConfig, data, engine, load_clip
+        from tmml_lite import CoOp, TrainConfig, data, engine, get_task, load_clip
         steps = 0
         step = torch.optim.SGD.step
         def counting_step(self, *args, **kwargs):
@@ -31,7 +32,9 @@ def _train_in_subprocess(run_dir, kill_after_steps=None):
                 os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no flush: as if the machine died
             return result
         torch.optim.SGD.step = counting_step
-        splits = data.base_to_new("shapes", shots=16, seed=1)
+        # the small_shapes fixture of tests/conftest.py: training reads only its (unchanged) train split
+        shapes = dataclasses.replace(get_task("shapes"), test_per_class=50)
+        splits = data.base_to_new(shapes, shots=16, seed=1)
         learner = CoOp(load_clip(), splits["train"].classnames)
         engine.fit(learner, splits["train"], TrainConfig(epochs={CFG.epochs}, batch_size={CFG.batch_size}),
                    run_dir={str(run_dir)!r}, progress=False)
@@ -40,12 +43,13 @@ def _train_in_subprocess(run_dir, kill_after_steps=None):
                           env={**os.environ, "TMML_PROFILE": "tiny"})
 
 
-def test_training_killed_with_sigkill_mid_epoch_resumes_to_the_uninterrupted_result(tiny, tmp_path, monkeypatch):
-    steps_per_epoch = -(-len(data.base_to_new("shapes", shots=16, seed=1)["train"]) // CFG.batch_size)
+def test_training_killed_with_sigkill_mid_epoch_resumes_to_the_uninterrupted_result(tiny, small_shapes, tmp_path,
+                                                                                     monkeypatch):
+    splits = data.base_to_new(small_shapes, shots=16, seed=1)
+    steps_per_epoch = -(-len(splits["train"]) // CFG.batch_size)
     killed = _train_in_subprocess(tmp_path / "killed", kill_after_steps=2 * steps_per_epoch + 3)  # in epoch 3
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert (tmp_path / "killed" / "state.json").exists()  # epochs 1 and 2 were checkpointed
-    splits = data.base_to_new("shapes", shots=16, seed=1)
     resumed = CoOp(tiny, splits["train"].classnames)
     steps, step = [], torch.optim.SGD.step
     monkeypatch.setattr(torch.optim.SGD, "step", lambda self, *a, **k: (steps.append(1), step(self, *a, **k))[1])
@@ -93,8 +97,8 @@ def test_a_pickled_checkpoint_with_a_malicious_payload_is_refused(tiny, tmp_path
     assert not marker.exists()  # the payload never ran
 
 
-def test_the_same_seed_gives_the_same_numbers_twice(tiny):
-    runs = [engine.run_seed(lambda names, seed: CoOp(tiny, names, seed=seed), "textures", TrainConfig(epochs=3),
+def test_the_same_seed_gives_the_same_numbers_twice(tiny, small_digits):
+    runs = [engine.run_seed(lambda names, seed: CoOp(tiny, names, seed=seed), small_digits, TrainConfig(epochs=3),
                             seed=2, progress=False) for _ in range(2)]
     assert (runs[0]["base"], runs[0]["new"]) == (runs[1]["base"], runs[1]["new"])
     assert runs[0]["log"]["losses"] == runs[1]["log"]["losses"]
@@ -119,6 +123,7 @@ def test_the_thread_count_does_not_change_what_a_run_learns(tiny):
     a sum (set by the thread count and vector width) moves this 3-epoch context by about 2e-17, not by
     float32's 1e-8 (`python -m tmml_lite thread-check --epochs 3`; the recipe's 200 epochs grow float32's
     into tenths of a point of accuracy: `python -m tmml_lite thread-check`)."""
-    one, two = bench.thread_dependence(tiny, threads=(1, 2), cfg=TrainConfig(epochs=3))
+    textures = replace(get_task("textures"), test_per_class=20)  # the same training; a quicker test split
+    one, two = bench.thread_dependence(tiny, threads=(1, 2), task=textures, cfg=TrainConfig(epochs=3))
     assert (one["base"], one["new"]) == (two["base"], two["new"])
     assert two["ctx_gap"] < 1e-11

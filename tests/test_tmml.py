@@ -9,7 +9,7 @@ from tmml_lite.ctp import ClassAwarePrompt
 from tmml_lite.losses import contrastive_loss
 from tmml_lite.saving import check_compatible, learned_tensors
 from tmml_lite.tft import TextGuidedFeatureTuning
-from tmml_lite.tmml import TMML
+from tmml_lite.tmml import TMML, TMMLOptions
 
 NAMES = ["circle", "square", "plus sign", "star", "heart"]
 
@@ -49,7 +49,7 @@ def test_ctp_starts_as_coop_and_learns_away_from_it(tiny):
     learner = TMML(tiny, NAMES, use_tft=False)
     with torch.no_grad():
         torch.testing.assert_close(learner(images), CoOp(tiny, NAMES)(images), atol=1e-4, rtol=1e-5)
-    loss = learner.training_loss(images, torch.tensor([0, 1, 2]))
+    loss = learner.training_loss(learner.frozen_inputs(images), torch.tensor([0, 1, 2]))
     loss.backward()
     assert learner.ctp.to_context.linear2.weight.grad.abs().sum() > 0  # the zero layer still learns
     random_init = TMML(tiny, NAMES, use_tft=False, ctp_zero_init=False)
@@ -75,8 +75,8 @@ def test_ctp_gives_every_class_its_own_context_shift(tiny, source):
     """The point of CTP: unlike CoCoOp's pi(x), the image-derived shift of class c depends on c."""
     learner = TMML(tiny, NAMES, ctp_source=source, use_tft=False, ctp_zero_init=False)  # as after training
     with torch.no_grad():
-        image_features, tokens = learner._image(_images(tiny))
-        keys = tokens if source == "patches" else image_features[:, None]
+        frozen = learner.frozen_inputs(_images(tiny))  # (B, 1 + P, D)
+        keys = learner.patch_tokens(frozen) if source == "patches" else learner.image_features(frozen)[:, None]
         shifts, attention = learner.ctp(learner.zero_shot_text, keys)  # (B, C, width), (B, C, P)
     assert shifts.shape == (3, len(NAMES), learner.ctx_width)
     for b in range(3):
@@ -147,7 +147,7 @@ def test_cached_inputs_give_the_same_logits_as_images(tiny):
     learner = TMML(tiny, NAMES).eval()
     images = _images(tiny)
     with torch.no_grad():
-        torch.testing.assert_close(learner(images), learner(learner.frozen_inputs(images)))
+        torch.testing.assert_close(learner(images), learner.logits(learner.frozen_inputs(images)))
 
 
 SWITCHES = [dict(), dict(use_tft=False), dict(use_ctp=False), dict(use_ctp=False, use_tft=False),
@@ -165,13 +165,20 @@ def test_every_switch_combination_takes_a_step_that_changes_only_the_learner(bac
     images = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0), dtype=learner.dtype)
     learned = {n: p.clone() for n, p in learner.named_parameters() if p.requires_grad}
     optimizer = torch.optim.SGD([p for p in learner.parameters() if p.requires_grad], lr=0.01)
-    loss = learner.training_loss(images, torch.tensor([0, 2]))
+    loss = learner.training_loss(learner.frozen_inputs(images), torch.tensor([0, 2]))
     loss.backward()
     optimizer.step()
     assert torch.isfinite(loss)
     assert not torch.equal(learned["ctx"], learner.ctx)
     assert all(torch.equal(before[n], p) for n, p in learner.clip.named_parameters())
     assert not any(p.requires_grad for p in learner.clip.parameters())
+
+
+def test_the_variant_is_one_value_and_switches_are_shorthand_for_it(tiny):
+    assert TMML(tiny, NAMES, use_tft=False).options == TMMLOptions(use_tft=False)
+    assert TMML(tiny, NAMES, TMMLOptions(tft_ratio=0.3)).metadata()["options"]["tft_ratio"] == 0.3
+    with pytest.raises(TypeError, match="TMMLOptions"):
+        TMML(tiny, NAMES, use_fft=False)
 
 
 def test_saved_tmml_loads_only_into_the_same_variant(tiny, tmp_path):

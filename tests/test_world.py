@@ -72,3 +72,20 @@ def test_unknown_task_and_split_get_clear_errors():
         world.get_task("imagenet")
     with pytest.raises(ValueError, match="use one of"):
         world.task_image("shapes", "dev", 0)
+
+
+def test_a_task_is_drawn_by_its_own_seed_and_handed_to_base_to_new_as_it_is():
+    """Another draw of a task is the same Task with another `draw`, and it goes to `data.base_to_new` without
+    being registered in TASKS; a Task without a draw seed is refused."""
+    from dataclasses import replace
+
+    from tmml_lite import data
+    shapes = replace(world.get_task("shapes"), test_per_class=4)  # a quick test split
+    again = replace(shapes, draw=7)
+    assert not np.array_equal(world.task_image(again, "test", 3)[0], world.task_image(shapes, "test", 3)[0])
+    splits = data.base_to_new(again, shots=2, seed=1)
+    assert splits["train"].classnames == list(shapes.classnames[:len(splits["train"].classnames)])
+    assert np.array_equal(splits["test_base"].images[0], world.task_image(again, "test", 0)[0])
+    assert world.TASKS["shapes"].draw == 0 and world.TASKS["shapes"].test_per_class is None
+    with pytest.raises(ValueError, match="draw"):
+        world.task_image(replace(shapes, draw=None), "test", 0)

@@ -1,13 +1,13 @@
 """tmml_lite: prompt learning for CLIP (zero-shot, CoOp, CoCoOp, TMML), small enough to read.
 
-Layers, bottom to top: `world` (the procedural world), `metrics`, `checkpoint` (safe files); `datasets` and `data`
-(real datasets, the few-shot base-to-new split), `backbone` (loading CLIP); `text_encoder` (CLIP's text tower on
-prompt embeddings), `zeroshot`, `pretrain`; the learners' parts `layers`, `saving`, `prompt_learner`
-(PromptLearner: the base and its contract with the engine), `ctp` (ClassAwarePrompt), `tft`
+Layers, bottom to top: `world` (the procedural world), `metrics`, `checkpoint` (safe files), `store` (resumable
+result CSVs); `datasets` and `data` (real datasets, the few-shot base-to-new split), `backbone` (loading CLIP);
+`text_encoder` (CLIP's text tower on prompt embeddings), `zeroshot`, `pretrain`; the learners' parts `layers`,
+`saving`, `prompt_learner` (PromptLearner: the base and its contract), `ctp` (ClassAwarePrompt), `tft`
 (TextGuidedFeatureTuning) and `losses` (contrastive_loss); the prompt learners `coop`, `cocoop` and `tmml`;
-`engine` (fit, evaluate, and the base-to-new benchmark run_seed / run_seeds); `grid`, `premises`,
-`discrimination` and `bench`; plotting and widgets on top. Nothing imports from a layer above its own
-(tests/test_layers.py checks).
+`engine` (fit, evaluate, and the base-to-new benchmark run_seed / run_seeds); `methods` (every method and its
+recipe); `grid`, `premises`, `discrimination` and `bench`; plotting and widgets on top. Nothing imports from a
+layer above its own (tests/test_layers.py checks).
 """
 
 from .backbone import TINY_MODEL, TINY_MODELS, Backbone, get_profile, load_clip
@@ -22,8 +22,9 @@ from .cocoop import CoCoOp
 from .ctp import ClassAwarePrompt
 from .tft import TextGuidedFeatureTuning
 from .losses import contrastive_loss
-from .tmml import TMML
-from .engine import COCOOP_CONFIG, TrainConfig, evaluate, fit
+from .tmml import TMML, TMMLOptions
+from .engine import TrainConfig, evaluate, fit
+from .methods import COCOOP_CONFIG, METHODS, MethodSpec
 from .bench import bench_speed
 
 __version__ = "0.1.0"
@@ -31,4 +32,4 @@ __all__ = ["TINY_MODEL", "TINY_MODELS", "Backbone", "get_profile", "load_clip", 
            "few_shot_indices", "load_split", "accuracy", "harmonic_mean", "PromptTextEncoder", "TASKS", "get_task",
            "encode_images", "similarity_matrix", "text_classifier", "zeroshot_accuracy", "PromptLearner", "CoOp",
            "CoCoOp", "ClassAwarePrompt", "TextGuidedFeatureTuning", "contrastive_loss", "TMML",
-           "COCOOP_CONFIG", "TrainConfig", "fit", "evaluate", "bench_speed"]
+           "TMMLOptions", "COCOOP_CONFIG", "METHODS", "MethodSpec", "TrainConfig", "fit", "evaluate", "bench_speed"]

@@ -1,5 +1,5 @@
 """Command line: `python -m tmml_lite pretrain | zeroshot | premises | bench | merge | compare | bench-world |
-bench-speed | bench-cost` (see `--help`)."""
+bench-speed | bench-cost | thread-check` (see `--help`). Each subcommand is one function below, `_<name>(args)`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,151 @@ def _device(requested: str | None) -> str:
     return requested or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def main(argv=None) -> int:
-    from .pretrain import PretrainConfig
+def _pretrain(args) -> int:
+    from .backbone import TINY_CHECKPOINT
+    from .pretrain import PretrainConfig, pretrain
+    cfg = PretrainConfig(**{f.name: getattr(args, f.name) for f in fields(PretrainConfig)})
+    log = pretrain(cfg, run_dir=args.run_dir, out=args.out or TINY_CHECKPOINT)
+    print(f"final loss {log['losses'][-1]:.3f} (mean of last 50 steps "
+          f"{sum(log['losses'][-50:]) / len(log['losses'][-50:]):.3f}); {log['seconds'] / 60:.1f} min")
+    return 0
 
+
+def _zeroshot(args) -> int:
+    import json
+    from .backbone import TINY_CHECKPOINT, TINY_MODEL, create_tiny
+    from .zeroshot import zeroshot_table
+    backbone = create_tiny(TINY_MODEL, args.checkpoint or TINY_CHECKPOINT)
+    rows = zeroshot_table(backbone)
+    print(f"{'task':14s} {'classes':>7s} {'chance':>7s} {'photo':>7s} {'task':>7s}")
+    for r in rows:
+        print(f"{r['task']:14s} {r['classes']:7d} {r['chance']:7.1f} {r['clip_template']:7.1f} "
+              f"{r['task_templates']:7.1f}")
+    if args.write:
+        path = TINY_CHECKPOINT.with_suffix(".zeroshot.json")
+        path.write_text(json.dumps(rows, indent=1) + "\n")
+        print(f"wrote {path.name}")
+    return 0
+
+
+def _bench_world(args) -> int:
+    from .pretrain import benchmark_rendering
+    r = benchmark_rendering()
+    print(f"batch of {r['batch_size']}: render {r['render_s']:.3f} s "
+          f"({1e3 * r['render_s'] / r['batch_size']:.2f} ms/image), training step {r['step_s']:.3f} s; "
+          f"render / step = {r['render_s'] / r['step_s']:.2f} (pretraining renders the next batch in a "
+          f"background thread while the current one trains)")
+    return 0
+
+
+def _bench_speed(args) -> int:
+    import torch
+    from .backbone import load_clip
+    from .bench import bench_speed, format_bench
+    backbone = load_clip(device=_device(args.device))
+    device = next(backbone.model.parameters()).device
+    rows = bench_speed(backbone, task=args.task, steps=args.steps)
+    print(f"{backbone.name} on {device} ({torch.get_num_threads()} threads), base classes of {args.task!r}, "
+          f"median of {args.steps} steps")
+    print(format_bench(rows))
+    cached = [r for r in rows if r["path"] == "ours"]
+    print("ours encodes the training images once per run: "
+          + ", ".join(f"{r['method']} {r['setup_s']:.2f} s" for r in cached))
+    return 0
+
+
+def _bench(args) -> int:
+    from .backbone import load_clip
+    from .grid import markdown_table, run_grid, summarize_rows
+    from .methods import ABLATIONS, BOOK_METHODS
+    k, n = (int(v) for v in args.shard.split("/"))
+    methods = args.methods or list(dict.fromkeys(BOOK_METHODS + ABLATIONS))
+    rows = run_grid(methods, args.tasks, args.seeds, args.shots, args.results,
+                    load_clip(device=_device(args.device), profile=args.profile), shard=(k, n))
+    print(markdown_table(summarize_rows(rows), methods=methods))
+    return 0
+
+
+def _merge(args) -> int:
+    from pathlib import Path
+    from .datasets import is_dataset
+    from .grid import markdown_table, read_rows, summarize_rows
+    from .papers import markdown, paper_rows
+    summary = summarize_rows(read_rows(*args.results))
+    table = markdown_table(summary)
+    if args.papers or any(is_dataset(r["task"]) for r in summary):
+        table += ("\n\nBeside the papers (ViT-B/16, their average over 11 datasets; papers.py names the "
+                  "sources):\n\n" + markdown(paper_rows(summary)))
+    print(table)
+    if args.out:
+        Path(args.out).write_text(table + "\n")
+    return 0
+
+
+def _premises(args) -> int:
+    from .backbone import load_clip
+    from .premises import check_premises, premise_markdown, premise_rows, premise_table
+    from .world import TASKS
+    rows = premise_rows(load_clip(device=_device(args.device)), args.tasks or list(TASKS), args.seeds,
+                        args.shots, args.results)
+    print(premise_markdown(premise_table(rows)))
+    for letter, (holds, numbers) in check_premises(rows).items():
+        print(f"({letter}) {'holds' if holds else 'fails'}: {numbers}")
+    return 0
+
+
+def _compare(args) -> int:
+    if args.a.endswith(".safetensors"):
+        from .checkpoint import differing_tensors, load_tensors
+        differ, total = differing_tensors(args.a, args.b), len(load_tensors(args.b))
+        print(f"{total - len(differ)} of {total} tensors of {args.b} are equal in {args.a}")
+    else:
+        from .grid import differing_cells, read_rows
+        reference = read_rows(args.b)
+        differ, total = differing_cells(read_rows(args.a), reference), len(reference)
+        print(f"{total - len(differ)} of {total} cells of {args.b} have the same Base and New in {args.a}")
+    for item in differ[:20]:
+        print("  differs:", item)
+    return 1 if differ else 0
+
+
+def _bench_cost(args) -> int:
+    import torch
+    from .backbone import load_clip
+    from .bench import cost_vs_classes
+    from .cocoop import CoCoOp
+    from .tmml import TMML
+    pretrained = None if args.pretrained == "none" else args.pretrained
+    backbone = load_clip(args.model, pretrained=pretrained, device=_device(args.device))
+    rows = cost_vs_classes(backbone, (CoCoOp, TMML), args.classes, args.batch_size, args.steps, args.warmup)
+    device = next(backbone.model.parameters()).device
+    print(f"{backbone.name} on {device} ({torch.get_num_threads()} threads), batch {args.batch_size}, "
+          f"class_chunk 16, median of {args.steps} steps")
+    print(f"{'method':7s} {'classes':>7s} {'s/step':>8s} {'peak MB':>9s}")
+    for r in rows:
+        print(f"{r['method']:7s} {r['classes']:7d} {r['step_s']:8.2f} {r['memory_mb']:9.1f}")
+    return 0
+
+
+def _thread_check(args) -> int:
+    import torch
+    from .backbone import TINY_CHECKPOINT, TINY_MODEL, create_tiny
+    from .bench import thread_dependence
+    from .engine import TrainConfig
+    cfg = TrainConfig() if args.epochs is None else TrainConfig(epochs=args.epochs)
+    first = f"{args.threads[0]} thread{'s' if args.threads[0] > 1 else ''}"
+    print(f"CoOp on {args.task!r}, seed {args.seed}, the book's CoOp recipe for {cfg.epochs} epochs; "
+          f"ctx gap = largest |ctx - ctx with {first}|")
+    print(f"{'dtype':8s} {'threads':>7s} {'Base':>6s} {'New':>6s} {'ctx gap':>8s}")
+    for name in args.dtypes:
+        backbone = create_tiny(TINY_MODEL, TINY_CHECKPOINT, getattr(torch, name))
+        for r in thread_dependence(backbone, args.threads, args.task, args.seed, cfg):
+            print(f"{name:8s} {r['threads']:7d} {r['base']:6.2f} {r['new']:6.2f} {r['ctx_gap']:8.1e}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .pretrain import PretrainConfig
     parser = argparse.ArgumentParser(prog="python -m tmml_lite", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pretrain", help="pretrain TinyCLIP on the procedural world (resumable)")
@@ -27,7 +169,7 @@ def main(argv=None) -> int:
     z = sub.add_parser("zeroshot", help="zero-shot accuracy of the tiny checkpoint on every task")
     z.add_argument("--checkpoint", default=None, help="TinyCLIP weights (default: the shipped checkpoint)")
     z.add_argument("--write", action="store_true", help="store the table beside the shipped checkpoint")
-    sub.add_parser("bench-world", help="time rendering a pretraining batch against a training step on it")
+    w = sub.add_parser("bench-world", help="time rendering a pretraining batch against a training step on it")
     s = sub.add_parser("bench-speed", help="time a CoOp and a CoCoOp training step: naive (77 tokens, images "
                                            "re-encoded) against ours (truncated prompts, cached features)")
     s.add_argument("--task", default="shapes", help="downstream task whose base classes are trained on")
@@ -77,123 +219,22 @@ def main(argv=None) -> int:
     t.add_argument("--task", default="textures")
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--epochs", type=int, default=None, help="default: the book's CoOp recipe (TrainConfig())")
-    args = parser.parse_args(argv)
+    p.set_defaults(run=_pretrain)
+    w.set_defaults(run=_bench_world)
+    z.set_defaults(run=_zeroshot)
+    s.set_defaults(run=_bench_speed)
+    b.set_defaults(run=_bench)
+    m.set_defaults(run=_merge)
+    r.set_defaults(run=_premises)
+    q.set_defaults(run=_compare)
+    c.set_defaults(run=_bench_cost)
+    t.set_defaults(run=_thread_check)
+    return parser
 
-    if args.command == "bench":
-        from .backbone import load_clip
-        from .grid import ABLATIONS, BOOK_METHODS, markdown_table, run_grid, summarize_rows
-        k, n = (int(v) for v in args.shard.split("/"))
-        methods = args.methods or list(dict.fromkeys(BOOK_METHODS + ABLATIONS))
-        rows = run_grid(methods, args.tasks, args.seeds, args.shots, args.results,
-                        load_clip(device=_device(args.device), profile=args.profile), shard=(k, n))
-        print(markdown_table(summarize_rows(rows), methods=methods))
-    if args.command == "merge":
-        from pathlib import Path
-        from .datasets import is_dataset
-        from .grid import markdown_table, read_rows, summarize_rows
-        from .papers import markdown, paper_rows
-        summary = summarize_rows(read_rows(*args.results))
-        table = markdown_table(summary)
-        if args.papers or any(is_dataset(r["task"]) for r in summary):
-            table += ("\n\nBeside the papers (ViT-B/16, their average over 11 datasets; papers.py names the "
-                      "sources):\n\n" + markdown(paper_rows(summary)))
-        print(table)
-        if args.out:
-            Path(args.out).write_text(table + "\n")
-    if args.command == "premises":
-        from .backbone import load_clip
-        from .premises import check_premises, premise_markdown, premise_rows, premise_table
-        from .world import TASKS
-        rows = premise_rows(load_clip(device=_device(args.device)), args.tasks or list(TASKS), args.seeds,
-                            args.shots, args.results)
-        print(premise_markdown(premise_table(rows)))
-        for letter, (holds, numbers) in check_premises(rows).items():
-            print(f"({letter}) {'holds' if holds else 'fails'}: {numbers}")
-    if args.command == "compare":
-        if args.a.endswith(".safetensors"):
-            from .checkpoint import differing_tensors, load_tensors
-            differ, total = differing_tensors(args.a, args.b), len(load_tensors(args.b))
-            print(f"{total - len(differ)} of {total} tensors of {args.b} are equal in {args.a}")
-        else:
-            from .grid import differing_cells, read_rows
-            reference = read_rows(args.b)
-            differ, total = differing_cells(read_rows(args.a), reference), len(reference)
-            print(f"{total - len(differ)} of {total} cells of {args.b} have the same Base and New in {args.a}")
-        for item in differ[:20]:
-            print("  differs:", item)
-        return 1 if differ else 0
-    if args.command == "bench-cost":
-        import torch
-        from .backbone import load_clip
-        from .bench import cost_vs_classes
-        from .cocoop import CoCoOp
-        from .tmml import TMML
-        pretrained = None if args.pretrained == "none" else args.pretrained
-        backbone = load_clip(args.model, pretrained=pretrained, device=_device(args.device))
-        rows = cost_vs_classes(backbone, (CoCoOp, TMML), args.classes, args.batch_size, args.steps, args.warmup)
-        device = next(backbone.model.parameters()).device
-        print(f"{backbone.name} on {device} ({torch.get_num_threads()} threads), batch {args.batch_size}, "
-              f"class_chunk 16, median of {args.steps} steps")
-        print(f"{'method':7s} {'classes':>7s} {'s/step':>8s} {'peak MB':>9s}")
-        for r in rows:
-            print(f"{r['method']:7s} {r['classes']:7d} {r['step_s']:8.2f} {r['memory_mb']:9.1f}")
 
-    if args.command == "pretrain":
-        from .backbone import TINY_CHECKPOINT
-        from .pretrain import pretrain
-        cfg = PretrainConfig(**{f.name: getattr(args, f.name) for f in fields(PretrainConfig)})
-        log = pretrain(cfg, run_dir=args.run_dir, out=args.out or TINY_CHECKPOINT)
-        print(f"final loss {log['losses'][-1]:.3f} (mean of last 50 steps "
-              f"{sum(log['losses'][-50:]) / len(log['losses'][-50:]):.3f}); {log['seconds'] / 60:.1f} min")
-    if args.command == "zeroshot":
-        import json
-        from .backbone import TINY_CHECKPOINT, TINY_MODEL, create_tiny
-        from .zeroshot import zeroshot_table
-        backbone = create_tiny(TINY_MODEL, args.checkpoint or TINY_CHECKPOINT)
-        rows = zeroshot_table(backbone)
-        print(f"{'task':14s} {'classes':>7s} {'chance':>7s} {'photo':>7s} {'task':>7s}")
-        for r in rows:
-            print(f"{r['task']:14s} {r['classes']:7d} {r['chance']:7.1f} {r['clip_template']:7.1f} "
-                  f"{r['task_templates']:7.1f}")
-        if args.write:
-            path = TINY_CHECKPOINT.with_suffix(".zeroshot.json")
-            path.write_text(json.dumps(rows, indent=1) + "\n")
-            print(f"wrote {path.name}")
-    if args.command == "bench-world":
-        from .pretrain import benchmark_rendering
-        r = benchmark_rendering()
-        print(f"batch of {r['batch_size']}: render {r['render_s']:.3f} s "
-              f"({1e3 * r['render_s'] / r['batch_size']:.2f} ms/image), training step {r['step_s']:.3f} s; "
-              f"render / step = {r['render_s'] / r['step_s']:.2f} (pretraining renders the next batch in a "
-              f"background thread while the current one trains)")
-    if args.command == "bench-speed":
-        import torch
-        from .backbone import load_clip
-        from .bench import bench_speed, format_bench
-        backbone = load_clip(device=_device(args.device))
-        device = next(backbone.model.parameters()).device
-        rows = bench_speed(backbone, task=args.task, steps=args.steps)
-        print(f"{backbone.name} on {device} ({torch.get_num_threads()} threads), base classes of {args.task!r}, "
-              f"median of {args.steps} steps")
-        print(format_bench(rows))
-        cached = [r for r in rows if r["path"] == "ours"]
-        print("ours encodes the training images once per run: "
-              + ", ".join(f"{r['method']} {r['setup_s']:.2f} s" for r in cached))
-    if args.command == "thread-check":
-        import torch
-        from .backbone import TINY_CHECKPOINT, TINY_MODEL, create_tiny
-        from .bench import thread_dependence
-        from .engine import TrainConfig
-        cfg = TrainConfig() if args.epochs is None else TrainConfig(epochs=args.epochs)
-        first = f"{args.threads[0]} thread{'s' if args.threads[0] > 1 else ''}"
-        print(f"CoOp on {args.task!r}, seed {args.seed}, the book's CoOp recipe for {cfg.epochs} epochs; "
-              f"ctx gap = largest |ctx - ctx with {first}|")
-        print(f"{'dtype':8s} {'threads':>7s} {'Base':>6s} {'New':>6s} {'ctx gap':>8s}")
-        for name in args.dtypes:
-            backbone = create_tiny(TINY_MODEL, TINY_CHECKPOINT, getattr(torch, name))
-            for r in thread_dependence(backbone, args.threads, args.task, args.seed, cfg):
-                print(f"{name:8s} {r['threads']:7d} {r['base']:6.2f} {r['new']:6.2f} {r['ctx_gap']:8.1e}")
-    return 0
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    return args.run(args)
 
 
 if __name__ == "__main__":

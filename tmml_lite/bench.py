@@ -22,7 +22,8 @@ import torch
 from . import data
 from .cocoop import CoCoOp
 from .coop import CoOp
-from .engine import COCOOP_CONFIG, TrainConfig, run_seed
+from .engine import TrainConfig, run_seed
+from .methods import COCOOP_CONFIG
 
 
 @contextlib.contextmanager
@@ -69,12 +70,12 @@ def _sync(device: torch.device) -> None:
 def time_training_step(learner, images, labels: torch.Tensor, batch_size: int, cached: bool,
                        steps: int = 10, warmup: int = 2) -> dict:
     """Median seconds per training step and memory (MB) of one step, on `images` (uint8 N x H x W x 3)."""
-    device = learner.ctx.device
+    device = learner.device
     t0 = time.perf_counter()
-    if cached:
-        inputs = learner.cache_inputs(images).to(device)
-    else:
-        inputs = data.preprocess_images(images, learner.preprocess).to(device)
+    if cached:  # the frozen inputs, once
+        inputs, frozen = learner.cache_inputs(images).to(device), lambda x: x
+    else:  # images, through the frozen tower at every step
+        inputs, frozen = data.preprocess_images(images, learner.preprocess).to(device), learner.frozen_inputs
     _sync(device)
     setup_s = time.perf_counter() - t0
     labels = labels.to(device)
@@ -86,7 +87,7 @@ def time_training_step(learner, images, labels: torch.Tensor, batch_size: int, c
         batch = torch.arange(step * batch_size, (step + 1) * batch_size) % len(labels)
         _sync(device)
         t0 = time.perf_counter()
-        _train_step(learner, optimizer, inputs[batch.to(device)], labels[batch.to(device)])
+        _train_step(learner, optimizer, frozen(inputs[batch.to(device)]), labels[batch.to(device)])
         _sync(device)
         if step >= warmup:
             times.append(time.perf_counter() - t0)
@@ -94,14 +95,14 @@ def time_training_step(learner, images, labels: torch.Tensor, batch_size: int, c
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
-        _train_step(learner, optimizer, inputs[batch.to(device)], labels[batch.to(device)])
+        _train_step(learner, optimizer, frozen(inputs[batch.to(device)]), labels[batch.to(device)])
         memory = torch.cuda.max_memory_allocated(device) - before
     else:
-        memory = peak_cpu_memory(lambda: _train_step(learner, optimizer, inputs[batch], labels[batch]))
+        memory = peak_cpu_memory(lambda: _train_step(learner, optimizer, frozen(inputs[batch]), labels[batch]))
     return {"step_s": statistics.median(times), "memory_mb": memory / 2 ** 20, "setup_s": setup_s}
 
 
-def bench_speed(backbone=None, task: str = "shapes", shots: int = 16, steps: int = 10, device=None) -> list[dict]:
+def bench_speed(backbone=None, task="shapes", shots: int = 16, steps: int = 10, device=None) -> list[dict]:
     """For CoOp and CoCoOp, the naive and our training step side by side: one row per (method, path).
 
     Rows: {"method", "path", "batch_size", "classes", "tokens", "step_s", "memory_mb", "setup_s"}.
@@ -174,7 +175,7 @@ def format_bench(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def thread_dependence(backbone, threads=(1, 2), task: str = "textures", seed: int = 1,
+def thread_dependence(backbone, threads=(1, 2), task="textures", seed: int = 1,
                       cfg: TrainConfig = TrainConfig()) -> list[dict]:
     """Train the same CoOp run (`task`, `seed`, recipe `cfg`) once per thread count, in the backbone's dtype.
 

@@ -18,7 +18,8 @@ from .prompt_learner import CTX_INIT, PromptLearner
 
 
 class CoCoOp(PromptLearner):
-    """CoCoOp prompt learner: images (B, 3, H, W) or image features (B, D) -> logits (B, C).
+    """CoCoOp prompt learner: images (B, 3, H, W) -> logits (B, C); `logits` takes the frozen image features
+    (B, D) instead of images.
 
     The arguments are CoOp's (the context is always unified), plus one.
 
@@ -42,12 +43,12 @@ class CoCoOp(PromptLearner):
         """pi(x) for every class: (B, C, width), the same shift repeated for each class (an expanded view)."""
         return self.meta_net(image_features)[:, None, :].expand(-1, self.n_classes, -1)
 
-    def text_features(self, images_or_features: torch.Tensor) -> torch.Tensor:
+    def text_features(self, images: torch.Tensor) -> torch.Tensor:
         """The unit-norm class text features (B, C, D) each image is scored against, one prompt per pair."""
-        return self.shifted_text_features(self.image_shifts(self.encode_image(images_or_features)))
+        return self.shifted_text_features(self.image_shifts(self.encode_image(images)))
 
-    def forward(self, images_or_features: torch.Tensor) -> torch.Tensor:
-        image_features = self.encode_image(images_or_features)  # (B, D)
+    def logits(self, frozen: torch.Tensor) -> torch.Tensor:
+        image_features = self.image_features(frozen)  # (B, D)
         shifts = self.image_shifts(image_features)  # (B, C, width): ctx(x) = ctx + pi(x) for every class
         text_features = self.shifted_text_features(shifts)  # (B, C, D)
         return self.clip.logit_scale.exp() * torch.einsum("bd,bcd->bc", image_features, text_features)  # (B, C)

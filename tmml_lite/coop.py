@@ -9,7 +9,7 @@ The M context vectors `ctx` are free parameters in the token-embedding space; ev
 class name and stays fixed. `prefix` and `suffix` are buffers rebuilt from the class names by `set_classnames`,
 so a context learned on base classes is scored on new classes by swapping the class list. Both CLIP towers are
 frozen: the only trainable tensor is `ctx`. The splice, the class buffers and saving are shared with the other
-learners in `PromptLearner`; what is CoOp's own is the sentence in `forward`. For example::
+learners in `PromptLearner`; what is CoOp's own is the sentence in `logits`. For example::
 
     # ctx initialised from "a photo of a"
     learner = CoOp(backbone, ["circle", "square"])
@@ -22,14 +22,13 @@ learners in `PromptLearner`; what is CoOp's own is the sentence in `forward`. Fo
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .prompt_learner import CTX_INIT, PromptLearner
 
 
 class CoOp(PromptLearner):
-    """CoOp prompt learner over a frozen open_clip CLIP: images (B, 3, H, W) or image features (B, D) ->
-    logits (B, C) over the current class list.
+    """CoOp prompt learner over a frozen open_clip CLIP: images (B, 3, H, W) -> logits (B, C) over the current
+    class list; `logits` takes the frozen image features (B, D) instead of images.
 
     Args:
         backbone: a `Backbone` (model, preprocess, tokenizer, name), e.g. from `load_clip()`.
@@ -41,28 +40,14 @@ class CoOp(PromptLearner):
             score new classes.
         truncate: cut the prompts after the longest EOT (same result, much faster); False keeps all 77 tokens.
         seed: seeds the random initialisation, without touching the caller's random state.
-        shared_offset: also learn one vector, starting at zero, added to every context token. It adds no
-            prompt CoOp could not reach (ctx + offset is another ctx); it changes how training gets there. It
-            is what the output bias of CTP's last layer amounts to, measured without CTP ("CoOp + shared
-            offset" in chapter 6).
     """
 
-    def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = CTX_INIT,
-                 class_specific: bool = False, truncate: bool = True, seed: int | None = 0,
-                 shared_offset: bool = False):
-        super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, class_specific=class_specific,
-                         truncate=truncate, seed=seed)
-        self.offset = nn.Parameter(self.ctx.new_zeros(self.ctx.shape[-1])) if shared_offset else None
-
-    def context(self) -> torch.Tensor:
-        return self.ctx if self.offset is None else self.ctx + self.offset
-
-    def text_features(self, images_or_features: torch.Tensor) -> torch.Tensor:
+    def text_features(self, images: torch.Tensor) -> torch.Tensor:
         """The unit-norm class text features (B, C, D) each image is scored against: for CoOp, the same C
         features for every image (an expanded view, no copy)."""
-        return self.encode_text()[None].expand(images_or_features.shape[0], -1, -1)
+        return self.encode_text()[None].expand(images.shape[0], -1, -1)
 
-    def forward(self, images_or_features: torch.Tensor) -> torch.Tensor:
-        image_features = self.encode_image(images_or_features)  # (B, D)
+    def logits(self, frozen: torch.Tensor) -> torch.Tensor:
+        image_features = self.image_features(frozen)  # (B, D)
         text_features = self.encode_text()  # (C, D): prefix | ctx | suffix -> text encoder, once per class
         return self.clip.logit_scale.exp() * image_features @ text_features.t()  # (B, C)

@@ -43,36 +43,49 @@ def check_classnames(classnames) -> list[str]:
     return names
 
 
+def task_name(task) -> str:
+    """The name of a task given by name or as a `world.Task`."""
+    return task.name if isinstance(task, world.Task) else task
+
+
+def _is_dataset(task) -> bool:
+    return isinstance(task, str) and datasets.is_dataset(task)
+
+
+def _world_task(task) -> world.Task:
+    return task if isinstance(task, world.Task) else world.get_task(task)
+
+
 @functools.lru_cache(maxsize=64)
-def _split_cached(task: str, split: str):
+def _split_cached(task: world.Task, split: str):
     images, labels = world.task_split(task, split)
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels
 
 
-def load_split(task: str, split: str):
-    """A whole split of a downstream task: images and labels (N,). Images are uint8 (N, H, W, 3), cached in
-    memory, for a task of the world, and a lazy `datasets.ImageList` for a real dataset."""
-    if datasets.is_dataset(task):
+def load_split(task, split: str):
+    """A whole split of a downstream task (a name, or a `world.Task`): images and labels (N,). Images are uint8
+    (N, H, W, 3), cached in memory, for a task of the world, and a lazy `datasets.ImageList` for a real
+    dataset."""
+    if _is_dataset(task):
         return datasets.load_split(task, split)
-    world.get_task(task)
-    return _split_cached(task, split)
+    return _split_cached(_world_task(task), split)
 
 
-def task_classnames(task: str) -> list[str]:
-    """The class names of a world task or a real dataset, in label order."""
-    if datasets.is_dataset(task):
+def task_classnames(task) -> list[str]:
+    """The class names of a world task (a name or a `world.Task`) or a real dataset, in label order."""
+    if _is_dataset(task):
         return datasets.classnames(task)
-    return list(world.get_task(task).classnames)
+    return list(_world_task(task).classnames)
 
 
-def task_templates(task: str) -> list[str]:
+def task_templates(task) -> list[str]:
     """The hand-written templates of a task (like CoOp's CUSTOM_TEMPLATES): several per world task, CoOp's
     one per real dataset."""
-    if datasets.is_dataset(task):
+    if _is_dataset(task):
         return [datasets.get_dataset(task).template]
-    return list(world.get_task(task).templates)
+    return list(_world_task(task).templates)
 
 
 def few_shot_indices(labels: np.ndarray, shots: int, seed: int) -> list[int]:
@@ -116,13 +129,14 @@ class Subset:
         return len(self.labels)
 
 
-def base_to_new(task: str, shots: int = 16, seed: int = 1, save_dir: str | Path | None = None) -> dict[str, Subset]:
-    """The base-to-new benchmark of one task and seed: {"train", "val" (base classes, few-shot),
-    "test_base", "test_new"} as `Subset`s. With `save_dir`, the few-shot indices are written there as JSON."""
+def base_to_new(task, shots: int = 16, seed: int = 1, save_dir: str | Path | None = None) -> dict[str, Subset]:
+    """The base-to-new benchmark of one task (a name, or a `world.Task` as it is) and seed: {"train", "val" (base
+    classes, few-shot), "test_base", "test_new"} as `Subset`s. With `save_dir`, the few-shot indices are
+    written there as JSON."""
     classnames = check_classnames(task_classnames(task))
     base, new = base_new_classes(len(classnames))
-    out, record = {}, {"task": task, "shots": shots, "seed": seed, "base_classes": [classnames[c] for c in base],
-                       "new_classes": [classnames[c] for c in new]}
+    out, record = {}, {"task": task_name(task), "shots": shots, "seed": seed,
+                       "base_classes": [classnames[c] for c in base], "new_classes": [classnames[c] for c in new]}
     for name, split, k in (("train", "train", shots), ("val", "val", min(shots, 4))):
         images, labels = load_split(task, split)
         idx = few_shot_indices(labels, k, seed)  # shots first, then classes, as CoCoOp's code does
@@ -134,7 +148,7 @@ def base_to_new(task: str, shots: int = 16, seed: int = 1, save_dir: str | Path 
         idx, rel = subsample_classes(range(len(labels)), labels, ids)
         out[name] = Subset(images[idx], rel, [classnames[c] for c in ids])
     if save_dir is not None:
-        path = Path(save_dir) / f"{task}_shots{shots}_seed{seed}.json"
+        path = Path(save_dir) / f"{task_name(task)}_shots{shots}_seed{seed}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=1))
     return out

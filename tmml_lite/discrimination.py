@@ -63,7 +63,7 @@ def class_features_per_image(learner, images: np.ndarray, classnames=None, batch
         learner.set_classnames(classnames)
     learner.eval()
     return torch.cat([full_precision(learner.text_features(batch)).cpu()
-                      for batch in data.image_batches(images, learner.preprocess, batch_size, learner.ctx.device)])
+                      for batch in data.image_batches(images, learner.preprocess, batch_size, learner.device)])
 
 
 def _check(features: torch.Tensor) -> torch.Tensor:

@@ -60,13 +60,6 @@ class TrainConfig:
     precision: str = "auto"
 
 
-# CoCoOp's recipe, also TMML's and every ablation's: one text-encoder pass per (image, class) makes a step cost
-# about batch_size times a CoOp step, so the batch is small (CoCoOp itself uses 1) and the epochs are few. The
-# lr is the papers' 0.002, chosen on the control "CoOp (batch 4)" alone (scripts/batch4_recipe.py): at 0.01 and
-# 0.02 that control falls below zero-shot on textures on every seed.
-COCOOP_CONFIG = TrainConfig(epochs=10, batch_size=4, lr=0.002)
-
-
 def lr_factor(epoch: int, cfg: TrainConfig) -> float:
     """Learning rate of `epoch` as a fraction of cfg.lr: constant warm-up, then cosine decay (per epoch)."""
     if epoch < cfg.warmup_epochs:
@@ -144,25 +137,28 @@ def _augmentation(learner) -> transforms.Compose:
 
 
 class _Inputs:
-    """What the learner is fed for a batch of training images: cached features (B, D) or images (B, 3, S, S)."""
+    """The frozen inputs (`learner.frozen_inputs`) of a batch of training images: computed once for the whole
+    run when they cannot change (no augmentation), else per batch from freshly augmented images."""
 
     def __init__(self, learner, images: np.ndarray, cfg: TrainConfig):
-        self.cached = cfg.cache_features and not cfg.augment
-        self.images, self.preprocess = images, learner.preprocess
+        self.images, self.preprocess, self.frozen_inputs = images, learner.preprocess, learner.frozen_inputs
         self.augment = _augmentation(learner) if cfg.augment else None
+        self.cached = cfg.cache_features and not cfg.augment
         device = learner.device
-        if self.cached:  # the frozen image tower gives the same features every epoch: compute them once
+        if self.cached:  # the frozen image tower gives the same output every epoch: compute it once
             self.tensors = learner.cache_inputs(images).to(device)
         elif not cfg.augment:  # preprocessing is deterministic too; only the image tower runs every step
             self.tensors = data.preprocess_images(images, learner.preprocess).to(device)
         self.device = device
 
     def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
-        if self.augment is None:
+        if self.cached:
             return self.tensors[index.to(self.tensors.device)]
+        if self.augment is None:
+            return self.frozen_inputs(self.tensors[index.to(self.tensors.device)])
         # augmentation draws from torch's global RNG, which checkpoints save and restore
         pils = [self.augment(data.as_pil(self.images[int(i)])) for i in index]
-        return torch.stack([self.preprocess(p) for p in pils]).to(self.device)
+        return self.frozen_inputs(torch.stack([self.preprocess(p) for p in pils]).to(self.device))
 
 
 def _trainable(learner) -> list[torch.nn.Parameter]:
@@ -176,7 +172,9 @@ def _trainable(learner) -> list[torch.nn.Parameter]:
     return params
 
 
-def _make_optimizer(params, cfg: TrainConfig):
+def make_optimizer(params, cfg: TrainConfig):
+    """CoOp's optimizer for `params` (tensors or parameter groups): SGD with momentum and weight decay, and the
+    warm-up + cosine schedule of `lr_factor`, stepped once per epoch. Returns (optimizer, scheduler)."""
     optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: lr_factor(epoch, cfg))
     return optimizer, scheduler
@@ -214,18 +212,21 @@ def _load_checkpoint(run_dir: Path, state: dict, learner, optimizer, scheduler, 
 
 
 def fit(learner, train: data.Subset, cfg: TrainConfig = TrainConfig(), run_dir: str | Path | None = None,
-        resume: bool = True, until_epoch: int | None = None, progress: bool = True) -> dict:
+        resume: bool = True, until_epoch: int | None = None, progress: bool = True,
+        make_optimizer=make_optimizer) -> dict:
     """Train `learner` on the few-shot `train` subset; returns the log {"losses" (mean per epoch), "seconds"}.
 
     Args:
         run_dir: where per-epoch checkpoints go (None: keep nothing on disk). With `resume`, a checkpoint
             found there is continued; without, the run starts over and overwrites it.
         until_epoch: stop after this many epochs as if the run were killed there (to test resuming).
+        make_optimizer: make_optimizer(params, cfg) -> (optimizer, scheduler), the scheduler stepped once per
+            epoch; e.g. the engine's own `make_optimizer` given parameter groups with their own learning rates.
     """
     learner.set_classnames(train.classnames)
     params = _trainable(learner)
     torch.manual_seed(cfg.seed)
-    optimizer, scheduler = _make_optimizer(params, cfg)
+    optimizer, scheduler = make_optimizer(params, cfg)
     run = _run_state(cfg, learner, train)
     log, start = {"losses": [], "seconds": 0.0}, 0
     run_dir = Path(run_dir) if run_dir is not None else None
@@ -299,29 +300,30 @@ def evaluate(learner, subset: data.Subset, batch_size: int = 128, precision: str
     return accuracy(predict_logits(learner, subset.images, batch_size, precision), torch.as_tensor(subset.labels))
 
 
-def run_seed(make_learner, task: str, cfg: TrainConfig, seed: int, shots: int = 16,
-             run_dir: str | Path | None = None, progress: bool = True) -> dict:
-    """One seed of the base-to-new benchmark of `task`: train on the base classes (`data.base_to_new` picks the
-    shots of this seed), test on base and on new classes; {"base", "new" (accuracy %), "log", "learner"}, the
-    learner set back to the base classes it was trained on.
+def run_seed(make_learner, task, cfg: TrainConfig, seed: int, shots: int = 16,
+             run_dir: str | Path | None = None, progress: bool = True, make_optimizer=make_optimizer) -> dict:
+    """One seed of the base-to-new benchmark of `task` (a name, or a `world.Task`): train on the base classes
+    (`data.base_to_new` picks the shots of this seed), test on base and on new classes; {"base", "new"
+    (accuracy %), "log", "learner"}, the learner set back to the base classes it was trained on.
     make_learner(classnames, seed) -> a fresh learner, e.g. `lambda names, seed: CoOp(backbone, names, seed=seed)`;
-    training uses cfg.seed = seed. With `run_dir`, it checkpoints to run_dir/seed{seed} and saves the few-shot
-    indices under run_dir/splits."""
+    training uses cfg.seed = seed and `make_optimizer` (see `fit`). With `run_dir`, it checkpoints to
+    run_dir/seed{seed} and saves the few-shot indices under run_dir/splits."""
     splits = data.base_to_new(task, shots, seed, save_dir=None if run_dir is None else Path(run_dir) / "splits")
     learner = make_learner(splits["train"].classnames, seed)
     log = fit(learner, splits["train"], replace(cfg, seed=seed),
-              run_dir=None if run_dir is None else Path(run_dir) / f"seed{seed}", progress=progress)
+              run_dir=None if run_dir is None else Path(run_dir) / f"seed{seed}", progress=progress,
+              make_optimizer=make_optimizer)
     base, new = evaluate(learner, splits["test_base"]), evaluate(learner, splits["test_new"])
     learner.set_classnames(splits["train"].classnames)  # hand the learner back on the classes it learned
     return {"base": base, "new": new, "log": log, "learner": learner}
 
 
-def run_seeds(make_learner, task: str, cfg: TrainConfig = TrainConfig(), seeds=(1, 2, 3), shots: int = 16,
-              run_dir: str | Path | None = None, progress: bool = True) -> dict:
+def run_seeds(make_learner, task, cfg: TrainConfig = TrainConfig(), seeds=(1, 2, 3), shots: int = 16,
+              run_dir: str | Path | None = None, progress: bool = True, make_optimizer=make_optimizer) -> dict:
     """`run_seed` for each seed, summarised: `metrics.summarize` of the per-seed accuracies (seed means and stds
     of Base and New, H on the means), plus "runs" (each seed's {"seed", "base", "new", "log"}) and "learner"
     (the last seed's trained learner, to inspect)."""
-    runs = [run_seed(make_learner, task, cfg, seed, shots, run_dir, progress) for seed in seeds]
+    runs = [run_seed(make_learner, task, cfg, seed, shots, run_dir, progress, make_optimizer) for seed in seeds]
     return {**summarize([r["base"] for r in runs], [r["new"] for r in runs]),
             "runs": [{"seed": s, "base": r["base"], "new": r["new"], "log": r["log"]} for s, r in zip(seeds, runs)],
             "learner": runs[-1]["learner"]}

@@ -28,8 +28,7 @@ def contrastive_loss(image_features: torch.Tensor, text_features: torch.Tensor, 
             feature against all images of the batch; images of the same class count as positives).
         consistency: weight of the pull of the text features towards `zero_shot_text` (C, D).
     """
-    if text_features.dim() == 2:
-        text_features = text_features[None].expand(image_features.shape[0], -1, -1)
+    text_features = text_features.expand(image_features.shape[0], -1, -1)  # (C, D) broadcasts to (B, C, D)
     scale = logit_scale.exp()
     logits = scale * torch.einsum("bd,bcd->bc", image_features, text_features)  # (B, C)
     loss = F.cross_entropy(logits, labels)

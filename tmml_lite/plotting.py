@@ -75,7 +75,7 @@ def similarity_heatmap(similarity, image_labels, class_names, ax=None, title=Non
     return ax
 
 
-def probability_bars(probs, class_names, ax=None, title=None, true_label=None, color="#7f7f7f"):
+def probability_bars(probs, class_names, ax=None, title=None, true_label=None, color=METHOD_COLORS["zero-shot"]):
     """Horizontal bars of one image's class probabilities; the true class is marked in bold."""
     ax = ax or plt.subplots(figsize=(3, 0.25 * len(class_names) + 0.8))[1]
     y = np.arange(len(class_names))

@@ -21,17 +21,23 @@ For example::
 
 from __future__ import annotations
 
-import csv
 import statistics
 from pathlib import Path
 
+import torch
+
 from . import data
 from .engine import TrainConfig, run_seed
-from .metrics import paired_difference
-from .zeroshot import CLIP_TEMPLATE, encode_images, zeroshot_accuracy
+from .methods import get_method, recipe
+from .metrics import accuracy, paired_difference
+from .store import CsvStore
+from .zeroshot import CLIP_TEMPLATE, encode_images, similarity_matrix, text_classifier
 
 FIELDS = ("task", "seed", "shots", "backbone", "chance", "zs_base", "zs_new", "lp_base", "lp_C", "coop_base",
           "coop_new")
+PREMISE_STORE = CsvStore(FIELDS, key=("task", "seed", "shots", "backbone"),
+                         types={k: int if k in ("seed", "shots") else float for k in FIELDS
+                                if k not in ("task", "backbone")})
 MEASURES = ("chance", "zs_base", "zs_new", "lp_base", "coop_base", "coop_new")  # the accuracies of a row (%)
 PROBE_C = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)  # inverse regularisation strengths the probe chooses from
 # the committed premise table of the book's backbone (`make bench`):
@@ -39,17 +45,16 @@ PROBE_C = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)  # inverse regularisation streng
 COMMITTED_PREMISES = Path(__file__).parent / "assets" / "premises.csv"
 
 
-def linear_probe(backbone, splits: dict, Cs=PROBE_C) -> tuple[float, float]:
+def linear_probe(backbone, splits: dict, Cs=PROBE_C, features: dict | None = None) -> tuple[float, float]:
     """The linear-probe baseline of CLIP and CoOp: logistic regression on the frozen, unit-norm image features
     of the few-shot training images, its strength C chosen on the few-shot validation images (the first C of
-    the best). Returns (accuracy % on the base test images, chosen C)."""
+    the best). Returns (accuracy % on the base test images, chosen C). `features`: the splits' image features
+    ({"train", "val", "test_base": (N, D)}, from `zeroshot.encode_images`) if they are already encoded."""
     from sklearn.linear_model import LogisticRegression
     model, preprocess, _ = backbone
-
-    def features(subset):
-        return encode_images(model, preprocess, subset.images).cpu().numpy()
-
-    x_train, x_val, x_test = (features(splits[k]) for k in ("train", "val", "test_base"))
+    if features is None:
+        features = {k: encode_images(model, preprocess, splits[k].images) for k in ("train", "val", "test_base")}
+    x_train, x_val, x_test = (features[k].cpu().numpy() for k in ("train", "val", "test_base"))
     best = None
     for C in Cs:
         probe = LogisticRegression(C=C, max_iter=2000).fit(x_train, splits["train"].labels)
@@ -60,18 +65,23 @@ def linear_probe(backbone, splits: dict, Cs=PROBE_C) -> tuple[float, float]:
     return 100.0 * float((probe.predict(x_test) == splits["test_base"].labels).mean()), C
 
 
-def premise_row(backbone, task: str, seed: int, shots: int = 16, coop_config: TrainConfig | None = None) -> dict:
-    """One (task, seed): chance, zero-shot base / new, the linear probe on base, and CoOp base / new (all in %),
-    CoOp being the book's (`grid.METHODS["CoOp"]`, its recipe unless `coop_config` is given)."""
-    from .grid import get_method, recipe
+def premise_row(backbone, task, seed: int, shots: int = 16, coop_config: TrainConfig | None = None) -> dict:
+    """One (task, seed) of a task given by name or as a `world.Task`: chance, zero-shot base / new, the linear
+    probe on base, and CoOp base / new (all in %), CoOp being the book's (`methods.METHODS["CoOp"]`, its recipe
+    unless `coop_config` is given)."""
     spec = get_method("CoOp")
     splits = data.base_to_new(task, shots, seed)
-    zs_base, zs_new = (zeroshot_accuracy(backbone, task, [CLIP_TEMPLATE], classnames=splits[k].classnames)
-                       for k in ("test_base", "test_new"))
-    lp_base, C = linear_probe(backbone, splits)
-    coop = run_seed(lambda names, s: spec.build(backbone, names, s), task,
-                    coop_config or recipe(spec, backbone.name), seed, shots, progress=False)
-    return {"task": task, "seed": seed, "shots": shots, "backbone": backbone.name,
+    model, preprocess, tokenizer = backbone
+    features = {k: encode_images(model, preprocess, subset.images) for k, subset in splits.items()}  # once each
+
+    def zero_shot(k):  # `zeroshot_accuracy` of the half's classes, on the features encoded above
+        classifier = text_classifier(model, tokenizer, splits[k].classnames, [CLIP_TEMPLATE])
+        return accuracy(similarity_matrix(features[k], classifier), torch.as_tensor(splits[k].labels))
+    zs_base, zs_new = zero_shot("test_base"), zero_shot("test_new")
+    lp_base, C = linear_probe(backbone, splits, features=features)
+    coop = run_seed(spec.learners(backbone), task, coop_config or recipe(spec, backbone.name), seed, shots,
+                    progress=False)
+    return {"task": data.task_name(task), "seed": seed, "shots": shots, "backbone": backbone.name,
             "chance": round(100 / len(splits["test_base"].classnames), 2), "zs_base": round(zs_base, 2),
             "zs_new": round(zs_new, 2), "lp_base": round(lp_base, 2), "lp_C": C,
             "coop_base": round(coop["base"], 2), "coop_new": round(coop["new"], 2)}
@@ -79,34 +89,24 @@ def premise_row(backbone, task: str, seed: int, shots: int = 16, coop_config: Tr
 
 def read_premise_rows(path) -> list[dict]:
     """The rows of a premise CSV (none if the file is missing)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return [{k: (v if k in ("task", "backbone") else int(v) if k in ("seed", "shots") else float(v))
-                 for k, v in row.items()} for row in csv.DictReader(f)]
+    return PREMISE_STORE.read(path)
 
 
 def premise_rows(backbone, tasks, seeds=(1, 2, 3), shots: int = 16, results: str | Path | None = None,
                  coop_config: TrainConfig | None = None, progress: bool = True) -> list[dict]:
-    """`premise_row` for every task and seed. With `results`, each row is appended to that CSV as soon as it is
-    measured, and rows already there are not measured again (an interrupted run continues)."""
+    """`premise_row` for every task (names or `world.Task`s) and seed. With `results`, each row is appended to
+    that CSV as soon as it is measured, and rows already there are not measured again (an interrupted run
+    continues)."""
     from tqdm.auto import tqdm
+    tasks = {data.task_name(t): t for t in tasks}
     rows = read_premise_rows(results) if results else []
-    done = {(r["task"], r["seed"], r["shots"], r["backbone"]) for r in rows}
+    done = {PREMISE_STORE.cell(r) for r in rows}
     todo = [(t, s) for t in tasks for s in seeds if (t, s, shots, backbone.name) not in done]
     for task, seed in tqdm(todo, desc="premises", disable=not progress):
-        row = premise_row(backbone, task, seed, shots, coop_config)
+        row = premise_row(backbone, tasks[task], seed, shots, coop_config)
         rows.append(row)
         if results:
-            path = Path(results)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            new_file = not path.exists() or path.stat().st_size == 0
-            with path.open("a", newline="") as f:
-                writer = csv.DictWriter(f, FIELDS)
-                if new_file:
-                    writer.writeheader()
-                writer.writerow(row)
+            PREMISE_STORE.append(results, row)
     wanted = {(t, s) for t in tasks for s in seeds}
     return [r for r in rows if (r["task"], r["seed"]) in wanted and r["shots"] == shots
             and r["backbone"] == backbone.name]

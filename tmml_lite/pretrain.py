@@ -66,10 +66,10 @@ CHECKPOINT_FILES = ("model.safetensors", "optimizer.safetensors")
 
 
 def pretrain(cfg: PretrainConfig = PretrainConfig(), run_dir: str | Path = "runs/pretrain",
-             out: str | Path | None = TINY_CHECKPOINT, progress: bool = True, until: int | None = None) -> dict:
+             out: str | Path | None = TINY_CHECKPOINT, progress: bool = True, until_step: int | None = None) -> dict:
     """Train TinyCLIP from scratch (or resume from `run_dir`); write the final weights to `out`.
 
-    `until` stops after that many steps as if the run were killed there (the tests use it to check resuming).
+    `until_step` stops after that many steps as if the run were killed there (the tests use it to check resuming).
 
     Returns the log: {"config", "losses" (one per step), "seconds"}.
     """
@@ -101,8 +101,8 @@ def pretrain(cfg: PretrainConfig = PretrainConfig(), run_dir: str | Path = "runs
     t0 = time.perf_counter()
     with ThreadPoolExecutor(1) as pool:  # render the next batch while this one trains
         upcoming = pool.submit(batch, start) if start < cfg.steps else None
-        bar = tqdm(range(start, min(cfg.steps, until or cfg.steps)), initial=start, total=cfg.steps, disable=not progress,
-                   desc="pretrain TinyCLIP")
+        bar = tqdm(range(start, min(cfg.steps, until_step or cfg.steps)), initial=start, total=cfg.steps,
+                   disable=not progress, desc="pretrain TinyCLIP")
         for step in bar:
             images, tokens = upcoming.result()
             upcoming = pool.submit(batch, step + 1) if step + 1 < cfg.steps else None

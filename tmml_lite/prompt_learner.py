@@ -57,18 +57,27 @@ def class_token_buffers(tokenizer, token_embedding: nn.Embedding, classnames: li
 class PromptLearner(nn.Module):
     """A frozen open_clip CLIP with a learned context `ctx` (M, width), or (C, M, width) if `class_specific`.
 
-    The contract with the engine: besides what every nn.Module has, `engine.fit` and `engine.evaluate` use
-    these members and no others (`saving` reads ``metadata`` and the parameters too):
+    The contract: `engine` (fit, evaluate, predict_logits), `saving`, `discrimination` and `bench` use these
+    members of a learner and no others, besides what every nn.Module has (tests/test_layers.py checks).
 
     * ``clip``, ``preprocess``: the frozen CLIP (no parameter requires a gradient) and its image transform.
-    * ``device``: where the learner's tensors are. ``set_classnames(names)``, ``n_classes``: the class list.
-    * ``cache_inputs(images)``: what the frozen tower gives for uint8 images (N, H, W, 3), computed once per run
-      (the towers never change); ``forward`` and ``training_loss`` take it or images (B, 3, H, W).
-    * ``forward(inputs)`` -> logits (B, C); ``training_loss(inputs, labels)`` -> the scalar `fit` minimises.
+    * ``device``, ``dtype``: where the learned tensors are and their dtype (the frozen CLIP's).
+    * ``set_classnames(names)``, ``classnames``, ``n_classes``: the class list the logits are over.
+    * ``frozen_inputs(images)``: what the frozen tower gives for images (B, 3, H, W), the *frozen inputs* of the
+      batch (unit-norm features (B, D), or for TMML the pooled feature and the patch tokens, (B, 1 + P, D));
+      ``cache_inputs(images)``: the same for uint8 images (N, H, W, 3), computed once per run (the towers
+      never change).
+    * ``logits(frozen)`` -> (B, C) and ``training_loss(frozen, labels)`` -> the scalar `fit` minimises, both
+      on frozen inputs; ``forward(images)`` is ``logits(frozen_inputs(images))``.
+    * ``encode_image(images)`` -> image features (B, D); ``text_features(images)`` -> the class text features
+      (B, C, D) each image is scored against.
     * ``parameters()`` that require gradients: all `fit` optimises. ``train()`` keeps the towers in eval mode.
     * ``class_chunk``: classes per text-encoder pass for learners with one prompt per (image, class), else
-      None; on CUDA `fit` sets it from the free memory and records ``prompts_per_pass`` (None until then),
-      the most prompts one pass may take, which `evaluate` keeps its batches within.
+      None; ``prompts_per_pass``: the most prompts one pass may take (None: no limit), which `evaluate` keeps
+      its batches within. These two are the only members the engine writes: on CUDA `fit` sets both from
+      the free memory.
+    * ``ctx``, ``n_ctx``, ``token_suffix``: the learned context and the class prompts' fixed tail (`bench`
+      counts the tokens of a prompt and compares contexts).
     * ``metadata()``, ``compatibility_keys``: what a saved learner must match; ``save(path)``, ``load(path)``.
 
     The arguments are `CoOp`'s (backbone, classnames, n_ctx, ctx_init, class_specific, truncate, seed), plus
@@ -142,14 +151,18 @@ class PromptLearner(nn.Module):
         return F.normalize(self.clip.encode_image(images.to(self.dtype)).to(self.dtype), dim=-1)
 
     def cache_inputs(self, images, batch_size: int = 256) -> torch.Tensor:
-        """`frozen_inputs` (in the learner's dtype) of uint8 (N, H, W, 3) or PIL images, preprocessed and encoded in batches."""
+        """`frozen_inputs` (in the learner's dtype) of uint8 (N, H, W, 3) or PIL images, preprocessed and encoded in
+        batches."""
         return torch.cat([self.frozen_inputs(x)
                           for x in image_batches(images, self.preprocess, batch_size, self.device)])
 
-    def encode_image(self, images_or_features: torch.Tensor) -> torch.Tensor:
-        """Unit-norm image features (B, D) from images (B, 3, H, W) or from (cached) features (B, D)."""
-        features = images_or_features if images_or_features.dim() == 2 else self.frozen_inputs(images_or_features)
-        return F.normalize(features.to(self.dtype), dim=-1)
+    def image_features(self, frozen: torch.Tensor) -> torch.Tensor:
+        """Unit-norm image features (B, D) from the frozen inputs of a batch (`frozen_inputs`)."""
+        return F.normalize(frozen.to(self.dtype), dim=-1)
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Unit-norm image features (B, D) of images (B, 3, H, W)."""
+        return self.image_features(self.frozen_inputs(images))
 
     # --- the text side: class prompts, one per class or one per (image, class) --------------------------
 
@@ -193,11 +206,23 @@ class PromptLearner(nn.Module):
                 chunks.append(self.class_text_features(shifts[:, classes], classes))
         return chunks[0] if len(chunks) == 1 else torch.cat(chunks, dim=1)
 
-    # --- training, saving ---------------------------------------------------------------------------------
+    # --- scoring, training, saving ------------------------------------------------------------------------
 
-    def training_loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The loss `fit` minimises on a batch: here the cross-entropy of the logits."""
-        return F.cross_entropy(self(inputs), labels.to(self.device))
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits (B, C) of images (B, 3, H, W) against the current classes: `logits` of their frozen inputs."""
+        return self.logits(self.frozen_inputs(images))
+
+    def logits(self, frozen: torch.Tensor) -> torch.Tensor:
+        """Logits (B, C) from the frozen inputs of a batch; each learner writes its own."""
+        raise NotImplementedError(f"{type(self).__name__} must define logits(frozen)")
+
+    def text_features(self, images: torch.Tensor) -> torch.Tensor:
+        """The unit-norm class text features (B, C, D) each image (B, 3, H, W) is scored against."""
+        raise NotImplementedError(f"{type(self).__name__} must define text_features(images)")
+
+    def training_loss(self, frozen: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss `fit` minimises on a batch of frozen inputs: here the cross-entropy of the logits."""
+        return F.cross_entropy(self.logits(frozen), labels.to(self.device))
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -210,9 +235,9 @@ class PromptLearner(nn.Module):
                 "ctx_width": self.ctx_width, "image_dim": self.image_dim, "class_specific": self.class_specific,
                 "classnames": self.classnames}
 
-    def save(self, path, extra: dict | None = None) -> None:
-        """Write the learned tensors and `metadata()` (plus `extra`) to a safetensors file, atomically."""
-        save_learner(self, path, extra)
+    def save(self, path) -> None:
+        """Write the learned tensors and `metadata()` to a safetensors file, atomically."""
+        save_learner(self, path)
 
     def load(self, path):
         """Load learned tensors written by `save`; a clear ValueError if they belong to another learner."""

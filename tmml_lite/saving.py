@@ -24,14 +24,14 @@ def learned_tensors(learner) -> dict[str, torch.Tensor]:
     return {name: p.detach() for name, p in learner.named_parameters() if p.requires_grad}
 
 
-def learner_header(learner, extra: dict | None = None) -> dict[str, str]:
-    """`learner.metadata()` plus `extra`, each value as JSON: the header of a learner file."""
-    return {k: json.dumps(v) for k, v in {**learner.metadata(), **(extra or {})}.items()}
+def learner_header(learner) -> dict[str, str]:
+    """`learner.metadata()`, each value as JSON: the header of a learner file."""
+    return {k: json.dumps(v) for k, v in learner.metadata().items()}
 
 
-def save_learner(learner, path: str | Path, extra: dict | None = None) -> None:
+def save_learner(learner, path: str | Path) -> None:
     """Write the learned tensors and `learner_header` to a safetensors file, atomically."""
-    save_tensors(path, learned_tensors(learner), learner_header(learner, extra))
+    save_tensors(path, learned_tensors(learner), learner_header(learner))
 
 
 def load_learner(learner, path: str | Path):

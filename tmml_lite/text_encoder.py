@@ -11,7 +11,6 @@ final norm, pool at the end-of-text token, project). Two lines differ:
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .backbone import check_spliceable
@@ -48,7 +47,6 @@ class PromptTextEncoder(nn.Module):
             return self.text_projection(x)
         return x @ self.text_projection  # (B, D)
 
-    def encode_tokens(self, tokens: torch.Tensor, normalize: bool = False, truncate: bool = True) -> torch.Tensor:
+    def encode_tokens(self, tokens: torch.Tensor, truncate: bool = True) -> torch.Tensor:
         """Token ids (B, L) -> text features (B, D); equals `CLIP.encode_text` (to float tolerance)."""
-        features = self(self.token_embedding(tokens), eot_index(tokens), truncate=truncate)
-        return F.normalize(features, dim=-1) if normalize else features
+        return self(self.token_embedding(tokens), eot_index(tokens), truncate=truncate)

@@ -45,8 +45,8 @@ class TextGuidedFeatureTuning(nn.Module):
 
     def forward(self, image_features: torch.Tensor, text_features: torch.Tensor) -> tuple[torch.Tensor,
                                                                                              torch.Tensor]:
-        if text_features.dim() == 2:  # the same class texts for every image
-            text_features = text_features[None].expand(image_features.shape[0], -1, -1)  # (B, C, D)
+        # (C, D), the same class texts for every image, broadcasts to (B, C, D); (B, C, D) stays as it is
+        text_features = text_features.expand(image_features.shape[0], -1, -1)  # (B, C, D)
         queries = F.normalize(self.query(image_features), dim=-1)  # (B, D)
         keys = F.normalize(self.key(text_features), dim=-1)  # (B, C, D)
         attention = (torch.einsum("bd,bcd->bc", queries, keys) / self.log_temperature.exp()).softmax(dim=-1)

@@ -20,6 +20,8 @@ memory stays at about one chunk of B x class_chunk prompts.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields, replace
+
 import torch
 import torch.nn.functional as F
 
@@ -32,39 +34,56 @@ from .tft import TextGuidedFeatureTuning
 from .zeroshot import CLIP_TEMPLATE
 
 
+@dataclass(frozen=True)
+class TMMLOptions:
+    """Which TMML: the parts switched on and the ablation choices, saved with a learner and checked as one value.
+
+    use_ctp, use_tft: the class-aware text prompt and the text-guided feature tuning, on or off.
+    ctp_source: "patches" (cross-attention over patch tokens) or "global" (class-dependent gate, ablation).
+    ctp_zero_init: CTP's output layer starts at zero (training starts from CoOp's prompt); False: random, as
+        CoCoOp's meta-net. ctp_output_bias: CTP's output layer has a bias (a constant context offset it can learn).
+    tft_ratio: alpha, the weight of TFT's residual.
+    symmetric, consistency: weights of the optional loss terms (see `contrastive_loss`).
+    """
+    use_ctp: bool = True
+    use_tft: bool = True
+    ctp_source: str = "patches"
+    ctp_zero_init: bool = True
+    ctp_output_bias: bool = True
+    tft_ratio: float = 0.1
+    symmetric: float = 0.0
+    consistency: float = 0.0
+
+
 class TMML(PromptLearner):
-    """TMML prompt learner: images (B, 3, H, W) or cached frozen inputs (B, 1 + P, D) -> logits (B, C).
+    """TMML prompt learner: images (B, 3, H, W) -> logits (B, C); `logits`, `features` and `training_loss` take
+    the frozen inputs (B, 1 + P, D) instead: the pooled feature and the patch tokens (`frozen_inputs`).
 
     The arguments are CoOp's (the context is unified), plus the following.
 
     Args:
-        use_ctp, use_tft: switch the class-aware text prompt and the text-guided feature tuning on or off.
-        ctp_source: "patches" (cross-attention over patch tokens) or "global" (class-dependent gate,
-            ablation).
-        ctp_zero_init: CTP's output layer starts at zero (training starts from CoOp's prompt); False: random,
-            as CoCoOp's meta-net.
-        ctp_output_bias: CTP's output layer has a bias (a constant context offset it can learn).
-        tft_ratio: alpha, the weight of TFT's residual.
-        symmetric, consistency: weights of the optional loss terms (see `contrastive_loss`).
+        options: which TMML (`TMMLOptions`); keyword switches are shorthand for it, so
+            `TMML(backbone, names, use_tft=False)` is `TMML(backbone, names, TMMLOptions(use_tft=False))`.
         class_chunk: classes per text-encoder pass (B x class_chunk prompts).
     """
 
-    compatibility_keys = PromptLearner.compatibility_keys + ("use_ctp", "use_tft", "ctp_source", "ctp_output_bias")
+    compatibility_keys = PromptLearner.compatibility_keys + ("options",)
 
-    def __init__(self, backbone, classnames, n_ctx: int | None = None, ctx_init: str | None = CTX_INIT,
-                 use_ctp: bool = True, use_tft: bool = True, ctp_source: str = "patches", ctp_zero_init: bool = True,
-                 ctp_output_bias: bool = True, tft_ratio: float = 0.1,
-                 symmetric: float = 0.0, consistency: float = 0.0, class_chunk: int = 16, truncate: bool = True,
-                 seed: int | None = 0):
+    def __init__(self, backbone, classnames, options: TMMLOptions = TMMLOptions(), n_ctx: int | None = None,
+                 ctx_init: str | None = CTX_INIT, class_chunk: int = 16, truncate: bool = True,
+                 seed: int | None = 0, **switches):
         super().__init__(backbone, classnames, n_ctx=n_ctx, ctx_init=ctx_init, truncate=truncate,
                          class_chunk=class_chunk, seed=seed)
-        self.use_ctp, self.use_tft, self.ctp_source = use_ctp, use_tft, ctp_source if use_ctp else None
-        self.ctp_output_bias = ctp_output_bias if use_ctp else None
-        self.symmetric, self.consistency = symmetric, consistency
+        unknown = sorted(set(switches) - {f.name for f in fields(TMMLOptions)})
+        if unknown:
+            raise TypeError(f"TMML got unknown switches {unknown}; the switches are the fields of TMMLOptions: "
+                            f"{[f.name for f in fields(TMMLOptions)]}")
+        self.options = options = replace(options, **switches)
         with seeded(seed):
-            self.ctp = (ClassAwarePrompt(self.image_dim, self.ctx_width, ctp_source, zero_init=ctp_zero_init,
-                                         output_bias=ctp_output_bias) if use_ctp else None)
-            self.tft = TextGuidedFeatureTuning(self.image_dim, tft_ratio) if use_tft else None
+            self.ctp = (ClassAwarePrompt(self.image_dim, self.ctx_width, options.ctp_source,
+                                         zero_init=options.ctp_zero_init, output_bias=options.ctp_output_bias)
+                        if options.use_ctp else None)
+            self.tft = TextGuidedFeatureTuning(self.image_dim, options.tft_ratio) if options.use_tft else None
         self.to(self.device, self.dtype)  # CTP and TFT where the frozen CLIP is
 
     def set_classnames(self, classnames) -> None:
@@ -75,9 +94,7 @@ class TMML(PromptLearner):
         self.register_buffer("zero_shot_text", zero_shot, persistent=False)  # (C, D)
 
     def metadata(self) -> dict:
-        return {**super().metadata(), "use_ctp": self.use_ctp, "use_tft": self.use_tft,
-                "ctp_source": self.ctp_source, "ctp_output_bias": self.ctp_output_bias,
-                "tft_ratio": self.tft.ratio if self.tft else None}
+        return {**super().metadata(), "options": asdict(self.options)}
 
     # --- image side ---------------------------------------------------------------------------------------
 
@@ -87,14 +104,13 @@ class TMML(PromptLearner):
         pooled, tokens = encode_image_tokens(self.clip, images.to(self.dtype))
         return F.normalize(torch.cat([pooled[:, None], tokens], dim=1).to(self.dtype), dim=-1)
 
-    def _image(self, images_or_inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cached = images_or_inputs.dim() == 3
-        inputs = images_or_inputs.to(self.dtype) if cached else self.frozen_inputs(images_or_inputs)
-        return inputs[:, 0], inputs[:, 1:]  # image features (B, D), patch tokens (B, P, D)
+    def image_features(self, frozen: torch.Tensor) -> torch.Tensor:
+        """Unit-norm image features (B, D), before TFT: the pooled feature of the frozen inputs."""
+        return frozen[:, 0].to(self.dtype)
 
-    def encode_image(self, images_or_inputs: torch.Tensor) -> torch.Tensor:
-        """Unit-norm image features (B, D), before TFT."""
-        return self._image(images_or_inputs)[0]
+    def patch_tokens(self, frozen: torch.Tensor) -> torch.Tensor:
+        """Unit-norm patch tokens (B, P, D) of the frozen inputs."""
+        return frozen[:, 1:].to(self.dtype)
 
     # --- text side ----------------------------------------------------------------------------------------
 
@@ -103,16 +119,16 @@ class TMML(PromptLearner):
         expanded, and None without CTP."""
         if self.ctp is None:
             return self.encode_text()[None].expand(image_features.shape[0], -1, -1), None
-        keys = tokens if self.ctp_source == "patches" else image_features[:, None]  # (B, P or 1, D)
+        keys = tokens if self.options.ctp_source == "patches" else image_features[:, None]  # (B, P or 1, D)
         shifts, attention = self.ctp(self.zero_shot_text, keys)  # (B, C, width): a different shift per class
         return self.shifted_text_features(shifts), attention  # (B, C, D), (B, C, P)
 
     # --- both ---------------------------------------------------------------------------------------------
 
-    def features(self, images_or_inputs: torch.Tensor) -> dict[str, torch.Tensor | None]:
-        """Everything the forward pass computes: "image" (B, D) after TFT, "text" (B, C, D), "ctp_attention"
-        (B, C, P) and "tft_attention" (B, C) (None for a part that is switched off)."""
-        image_features, tokens = self._image(images_or_inputs)
+    def features(self, frozen: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        """Everything the forward pass computes from the frozen inputs (B, 1 + P, D): "image" (B, D) after TFT,
+        "text" (B, C, D), "ctp_attention" (B, C, P) and "tft_attention" (B, C) (None for a part switched off)."""
+        image_features, tokens = self.image_features(frozen), self.patch_tokens(frozen)
         text, ctp_attention = self.class_aware_text(image_features, tokens)
         tft_attention = None
         if self.tft is not None:
@@ -120,15 +136,15 @@ class TMML(PromptLearner):
         return {"image": image_features, "text": text, "ctp_attention": ctp_attention,
                 "tft_attention": tft_attention}
 
-    def text_features(self, images_or_inputs: torch.Tensor) -> torch.Tensor:
-        return self.features(images_or_inputs)["text"]
+    def text_features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.features(self.frozen_inputs(images))["text"]
 
-    def forward(self, images_or_inputs: torch.Tensor) -> torch.Tensor:
-        out = self.features(images_or_inputs)
+    def logits(self, frozen: torch.Tensor) -> torch.Tensor:
+        out = self.features(frozen)
         return self.clip.logit_scale.exp() * torch.einsum("bd,bcd->bc", out["image"], out["text"])  # (B, C)
 
-    def training_loss(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        out = self.features(inputs)
+    def training_loss(self, frozen: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        out = self.features(frozen)
         return contrastive_loss(out["image"], out["text"], labels.to(self.device), self.clip.logit_scale,
-                                symmetric=self.symmetric, consistency=self.consistency,
+                                symmetric=self.options.symmetric, consistency=self.options.consistency,
                                 zero_shot_text=self.zero_shot_text)

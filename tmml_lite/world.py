@@ -388,7 +388,11 @@ def pretraining_batch(batch_size: int, seed: int, step: int):
 
 @dataclass(frozen=True)
 class Task:
-    """A downstream classification task: class names, what it mirrors, and CoOp-style prompt templates."""
+    """A downstream classification task: class names, what it mirrors, and CoOp-style prompt templates.
+
+    draw: the seed its images are drawn with (with `WORLD_SEED`, the split and the index); another draw of the
+    same task is the same Task with another `draw`. A Task can be handed to `data.base_to_new` as it is.
+    """
     name: str
     classnames: tuple
     mirrors: str
@@ -396,6 +400,7 @@ class Task:
     domain: Domain = SHIFTED
     description: str = ""
     test_per_class: int | None = None  # images per class in the test split, if not SPLIT_SIZES["test"]
+    draw: int | None = None
 
     def scene(self, label: int, rng: np.random.Generator) -> Scene:
         """A random scene of class `label`, all other factors random."""
@@ -419,17 +424,18 @@ _FG_COLORS = ("red", "orange", "pink", "purple")  # close hues: the fine-grained
 
 TASKS = {t.name: t for t in [
     Task("shapes", SHAPES, "ImageNet / Caltech101 (generic objects)",
-         ("a photo of a {}.", "a drawing of a {}.", "an icon of a {}."), OBJECT_CENTRIC),
+         ("a photo of a {}.", "a drawing of a {}.", "an icon of a {}."), OBJECT_CENTRIC, draw=0),
     Task("textures", TEXTURES, "DTD (describable textures)",
-         ("a {} pattern.", "a {} texture.", "a {} background."), SHIFTED),
+         ("a {} pattern.", "a {} texture.", "a {} background."), SHIFTED, draw=1),
     Task("fine_grained", tuple(f"{c} {s}" for s in SHAPES for c in _FG_COLORS),
          "StanfordCars / FGVCAircraft (fine-grained: many similar classes)",
-         ("a photo of a {}.", "a drawing of a {}.", "an icon of a {}."), OBJECT_CENTRIC, test_per_class=100),
+         ("a photo of a {}.", "a drawing of a {}.", "an icon of a {}."), OBJECT_CENTRIC, test_per_class=100,
+         draw=2),
     Task("counting", tuple(f"{w} {'shape' if w == 'one' else 'shapes'}" for w in NUMBER_WORDS[1:11]),
          "CLEVR-Count (counting is hard for CLIP)",
-         ("a photo of {}.", "an image of {}.", "{}."), OBJECT_CENTRIC),
+         ("a photo of {}.", "an image of {}.", "{}."), OBJECT_CENTRIC, draw=3),
     Task("digits", NUMBER_WORDS[:10], "SVHN / rendered text (reading)",
-         ("the number {}.", "the digit {}.", "a sign showing {}."), OBJECT_CENTRIC),
+         ("the number {}.", "the digit {}.", "a sign showing {}."), OBJECT_CENTRIC, draw=4),
 ]}
 
 # Images per class in each split. 300 test images per class give each base or new half at least 1500 test
@@ -451,9 +457,11 @@ def task_image(task: str | Task, split: str, index: int) -> tuple[np.ndarray, in
     task = get_task(task) if isinstance(task, str) else task
     if split not in _SPLIT_IDS:
         raise ValueError(f"unknown split {split!r}; use one of {', '.join(_SPLIT_IDS)}")
+    if task.draw is None:
+        raise ValueError(f"task {task.name!r} has no draw seed; give Task(..., draw=<int>), the seed its images "
+                         f"are drawn with (the tasks of TASKS use {[t.draw for t in TASKS.values()]})")
     label = index % len(task.classnames)
-    rng = np.random.default_rng([WORLD_SEED, list(TASKS).index(task.name) if task.name in TASKS else 99,
-                                 _SPLIT_IDS[split], index])
+    rng = np.random.default_rng([WORLD_SEED, task.draw, _SPLIT_IDS[split], index])
     return render(task.scene(label, rng), rng, task.domain), label
 
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from . import world
 from .backbone import full_precision
-from .data import check_classnames, image_batches, load_split, task_classnames, task_templates
+from .data import check_classnames, image_batches, load_split, task_classnames, task_name, task_templates
 from .metrics import accuracy
 
 CLIP_TEMPLATE = "a photo of a {}."  # the single template CLIP and CoOp start from
@@ -69,7 +69,7 @@ def zeroshot_accuracy(backbone, task: str, templates=None, split: str = "test", 
         names = check_classnames(classnames)
         unknown = [n for n in names if n not in all_names]
         if unknown:
-            raise ValueError(f"{unknown} are not classes of task {task!r}: {', '.join(all_names)}")
+            raise ValueError(f"{unknown} are not classes of task {task_name(task)!r}: {', '.join(all_names)}")
         ids = [all_names.index(n) for n in names]
         keep = np.isin(labels, ids)
         images, labels = images[keep], np.array([ids.index(int(l)) for l in labels[keep]])

@@ -1,13 +1,13 @@
-"""How the batch-4 recipe (`engine.COCOOP_CONFIG`, shared by CoCoOp, TMML and its ablations) was chosen: on the
+"""How the batch-4 recipe (`methods.COCOOP_CONFIG`, shared by CoCoOp, TMML and its ablations) was chosen: on the
 control "CoOp (batch 4)" alone, never on CoCoOp or TMML (premises before methods, book/reproduce.md).
 
 For each learning rate asked for, CoOp (batch 4) is trained on every task and seed with the batch-4 recipe at
-that rate, as a method of the grid (`grid.run_grid`, resumable). The rule, fixed before the sweep ran: among
+that rate, as a variant run by the grid (`grid.run_grid`, resumable). The rule, fixed before the sweep ran: among
 the rates under which no seed of any task ends below zero-shot on its base classes (a recipe that collapses
 its own control cannot compare modules), take the one with the highest Base averaged over tasks and seeds.
 New classes play no part in the choice.
 
-    TMML_PROFILE=tiny python scripts/batch4_recipe.py --lrs 0.002 0.005 0.01 0.02
+    TMML_PROFILE=tiny python experiments/batch4_recipe.py --lrs 0.002 0.005 0.01 0.02
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import argparse
 from dataclasses import replace
 
 from tmml_lite import grid, world
-from tmml_lite.engine import COCOOP_CONFIG
+from tmml_lite.methods import COCOOP_CONFIG, get_method
 
 
 def main() -> None:
@@ -26,13 +26,11 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--results", default="runs/recipes/batch4.csv")
     args = parser.parse_args()
-    control = grid.get_method("CoOp (batch 4)")
-    names = {}
-    for lr in args.lrs:  # the control at each rate, registered as a method of the grid
-        spec = replace(control, name=f"CoOp (batch 4) lr {lr}", config=replace(COCOOP_CONFIG, lr=lr))
-        grid.METHODS[spec.name] = spec
-        names[lr] = spec.name
-    rows = grid.run_grid(["zero-shot", *names.values()], args.tasks, args.seeds, results=args.results)
+    control = get_method("CoOp (batch 4)")
+    variants = {lr: replace(control, name=f"CoOp (batch 4) lr {lr}", config=replace(COCOOP_CONFIG, lr=lr))
+                for lr in args.lrs}  # the control at each rate
+    names = {lr: spec.name for lr, spec in variants.items()}
+    rows = grid.run_grid(["zero-shot", *variants.values()], args.tasks, args.seeds, results=args.results)
     zero_shot = {r["task"]: r["base"] for r in rows if r["method"] == "zero-shot"}
     print(grid.results_frame(rows, methods=["zero-shot", *names.values()], tasks=args.tasks).to_string())
     best = None

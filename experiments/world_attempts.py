@@ -1,14 +1,15 @@
 """The attempts of the design log (book/reproduce.md): variants of the shipped world's downstream tasks, each
 measured with the premise table on the shipped TinyCLIP. A research tool, not part of the library: an attempt
-replaces task definitions of `tmml_lite.world` in this process only, and prints the premise table for CoOp
-trained for each number of epochs asked for.
+is a set of `world.Task`s (the shipped ones with some fields replaced), handed to the premise table as they are,
+which prints it for CoOp trained for each number of epochs asked for.
 
-    TMML_PROFILE=tiny python scripts/world_attempts.py shipped --epochs 10 50
-    TMML_PROFILE=tiny python scripts/world_attempts.py fine-grained-colour-major --tasks fine_grained
+    TMML_PROFILE=tiny python experiments/world_attempts.py shipped --epochs 10 50
+    TMML_PROFILE=tiny python experiments/world_attempts.py fine-grained-colour-major --tasks fine_grained
 
 Everything goes to runs/attempts/<attempt>/ (resumable: measured premise rows are kept). The earlier attempts
 of the log, which changed pretraining too (v0 to v2), are re-run from the commit that holds them:
-`git checkout ab9808f && TMML_PROFILE=tiny python scripts/world_attempts.py v2`.
+`git checkout ab9808f && TMML_PROFILE=tiny python scripts/world_attempts.py v2` (the script lived in
+`scripts/` then).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from tmml_lite import data, premises, world
+from tmml_lite import premises, world
 from tmml_lite.backbone import load_clip
 from tmml_lite.engine import TrainConfig
 
@@ -46,8 +47,9 @@ ATTEMPTS = {
     "filled": lambda: _tasks(**_every_domain(**_FILLED)),
     # every task in front of the full-contrast background, objects at pretraining sizes
     "full-background": lambda: _tasks(**{name: {"domain": world.SHIFTED} for name in world.TASKS}),
-    # the same tasks drawn anew: a task's images are seeded by its place in TASKS, here moved by one
-    "another-draw": lambda: dict(list(_tasks().items())[-1:] + list(_tasks().items())[:-1]),
+    # the same tasks drawn anew: each task takes the next task's draw seed (the last one the first's)
+    "another-draw": lambda: {name: replace(task, draw=(task.draw + 1) % len(world.TASKS))
+                             for name, task in world.TASKS.items()},
 }
 
 
@@ -61,15 +63,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=TrainConfig().lr, help="CoOp's learning rate")
     args = parser.parse_args()
     tasks = ATTEMPTS[args.attempt]()
-    world.TASKS.clear()
-    world.TASKS.update(tasks)
-    data._split_cached.cache_clear()
     out = Path("runs/attempts") / args.attempt
     out.mkdir(parents=True, exist_ok=True)
     (out / "attempt.json").write_text(json.dumps(vars(args), indent=1))
     backbone = load_clip()
     for epochs in args.epochs:
-        rows = premises.premise_rows(backbone, args.tasks, args.seeds,
+        rows = premises.premise_rows(backbone, [tasks[name] for name in args.tasks], args.seeds,
                                      results=out / f"premises_coop{epochs}_lr{args.lr}.csv",
                                      coop_config=replace(TrainConfig(), epochs=epochs, lr=args.lr), progress=False)
         print(f"== {args.attempt}, CoOp {epochs} epochs at lr {args.lr}")
