@@ -77,7 +77,8 @@ def grid_cells(methods, tasks, seeds, shard: tuple[int, int] = (1, 1)) -> list[t
 def run_grid(methods, tasks, seeds=(1, 2, 3), shots: int = 16, results: str | Path = "results/grid.csv",
              backbone=None, shard: tuple[int, int] = (1, 1), progress: bool = True) -> list[dict]:
     """Run every missing cell of the grid, appending one row per run to `results`; returns all rows there.
-    methods: names of `methods.METHODS` or `methods.MethodSpec`s; tasks: names or `world.Task`s."""
+    methods: names of `methods.METHODS`, or `methods.MethodSpec` objects; tasks: names, or `world.Task`
+    objects."""
     from tqdm.auto import tqdm
     from .backbone import load_clip
     from .data import task_name

@@ -7,8 +7,11 @@ between a chapter and a grid. A variant is a new spec, not an entry added to `ME
 
     spec = METHODS["CoOp (batch 4)"]
     # the same control at another learning rate, run by the grid like any method
-    faster = replace(spec, name="CoOp (batch 4) lr 0.01", config=replace(spec.config, lr=0.01))
-    learner = spec.learners(backbone)(classnames, seed)  # a fresh learner, as the engine builds it
+    faster = replace(spec, name="CoOp (batch 4) lr 0.01",
+                     config=replace(spec.config, lr=0.01))
+    grid.run_grid([spec, faster], ["textures"])
+    # a fresh learner, as the engine builds it
+    learner = spec.learners(backbone)(classnames, seed)
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def read_premise_rows(path) -> list[dict]:
 
 def premise_rows(backbone, tasks, seeds=(1, 2, 3), shots: int = 16, results: str | Path | None = None,
                  coop_config: TrainConfig | None = None, progress: bool = True) -> list[dict]:
-    """`premise_row` for every task (names or `world.Task`s) and seed. With `results`, each row is appended to
+    """`premise_row` for every task (names, or `world.Task` objects) and seed. With `results`, each row is appended to
     that CSV as soon as it is measured, and rows already there are not measured again (an interrupted run
     continues)."""
     from tqdm.auto import tqdm

@@ -3,10 +3,12 @@
 The grids (`grid`) and the premise table (`premises`) keep their results this way, so an interrupted run
 continues where it stopped: the cells already in the file are `done` and not run again. For example::
 
-    store = CsvStore(("task", "seed", "acc"), key=("task", "seed"), types={"seed": int, "acc": float})
-    if ("shapes", 1) not in store.done("results/x.csv"):
-        store.append("results/x.csv", {"task": "shapes", "seed": 1, "acc": 81.25})
-    rows = store.read("results/x.csv")  # [{"task": "shapes", "seed": 1, "acc": 81.25}]
+    store = CsvStore(("task", "seed", "acc"), key=("task", "seed"),
+                     types={"seed": int, "acc": float})
+    path = "results/x.csv"
+    if ("shapes", 1) not in store.done(path):
+        store.append(path, {"task": "shapes", "seed": 1, "acc": 81.25})
+    rows = store.read(path)  # [{"task": "shapes", "seed": 1, "acc": 81.25}]
 """
 
 from __future__ import annotations

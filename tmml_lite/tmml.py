@@ -38,12 +38,13 @@ from .zeroshot import CLIP_TEMPLATE
 class TMMLOptions:
     """Which TMML: the parts switched on and the ablation choices, saved with a learner and checked as one value.
 
-    use_ctp, use_tft: the class-aware text prompt and the text-guided feature tuning, on or off.
-    ctp_source: "patches" (cross-attention over patch tokens) or "global" (class-dependent gate, ablation).
-    ctp_zero_init: CTP's output layer starts at zero (training starts from CoOp's prompt); False: random, as
-        CoCoOp's meta-net. ctp_output_bias: CTP's output layer has a bias (a constant context offset it can learn).
-    tft_ratio: alpha, the weight of TFT's residual.
-    symmetric, consistency: weights of the optional loss terms (see `contrastive_loss`).
+    * use_ctp, use_tft: the class-aware text prompt and the text-guided feature tuning, on or off.
+    * ctp_source: "patches" (cross-attention over patch tokens) or "global" (class-dependent gate, ablation).
+    * ctp_zero_init: CTP's output layer starts at zero (training starts from CoOp's prompt); False: random,
+      as CoCoOp's meta-net.
+    * ctp_output_bias: CTP's output layer has a bias (a constant context offset it can learn).
+    * tft_ratio: alpha, the weight of TFT's residual.
+    * symmetric, consistency: weights of the optional loss terms (see `contrastive_loss`).
     """
     use_ctp: bool = True
     use_tft: bool = True
@@ -57,9 +58,8 @@ class TMMLOptions:
 
 class TMML(PromptLearner):
     """TMML prompt learner: images (B, 3, H, W) -> logits (B, C); `logits`, `features` and `training_loss` take
-    the frozen inputs (B, 1 + P, D) instead: the pooled feature and the patch tokens (`frozen_inputs`).
-
-    The arguments are CoOp's (the context is unified), plus the following.
+    the frozen inputs (B, 1 + P, D) instead: the pooled feature and the patch tokens (`frozen_inputs`). The
+    arguments are CoOp's (the context is unified), plus the following.
 
     Args:
         options: which TMML (`TMMLOptions`); keyword switches are shorthand for it, so
