@@ -1,6 +1,7 @@
 """The shape of the library: layers that only import downwards, small learner files, and modules that drive
 learners using only the members `PromptLearner`'s docstring promises."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,34 @@ def test_modules_that_drive_learners_use_only_the_members_the_learner_contract_n
                and isinstance(node.func, ast.Name) and node.func.id in ("hasattr", "getattr")
                and any(isinstance(a, ast.Name) and a.id == "learner" for a in node.args)]
     assert not lookups, f"{module}.py looks up learner members by name: {lookups}"
+
+
+MODULE_NAMES = "|".join(MODULES + ["tl"])
+
+
+def _research_code() -> dict[str, str]:
+    """The code of the research scripts and of every chapter's cells (exercise solutions included)."""
+    import json
+    root = PACKAGE.parent
+    code = {str(p.relative_to(root)): p.read_text() for p in sorted((root / "experiments").glob("*.py"))}
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        code[path.name] = "\n".join("".join(c["source"]) for c in cells)
+    return code
+
+
+@pytest.mark.parametrize("name", sorted(_research_code()))
+def test_research_scripts_and_chapters_work_through_public_seams(name):
+    """No research script or chapter calls a private name of the library or assigns to a library module's
+    attribute (a method registry entry, a task, an engine function): variants go through `MethodSpec`s, `Task`s
+    and `make_optimizer`."""
+    code = _research_code()[name]
+    private = re.findall(rf"\b(?:{MODULE_NAMES})\._[a-z]\w*", code)
+    assigned = re.findall(rf"^\s*(?:{MODULE_NAMES})\.[\w.]+(?:\[[^\]]*\])?\s*=(?!=)", code, flags=re.M)
+    assert not private and not assigned, (private, assigned)
+
+
+def test_each_research_script_says_how_to_run_it():
+    for path in sorted((PACKAGE.parent / "experiments").glob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert f"python experiments/{path.name}" in doc, f"{path.name} has no usage line in its docstring"
