@@ -32,8 +32,8 @@ def _train_in_subprocess(run_dir, kill_after_steps=None):
                 os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no flush: as if the machine died
             return result
         torch.optim.SGD.step = counting_step
-        # the small_shapes fixture of tests/conftest.py: training reads only its (unchanged) train split
-        shapes = dataclasses.replace(get_task("shapes"), test_per_class=50)
+        # shapes with a one-image test split: training reads only the train split, the same as small_shapes'
+        shapes = dataclasses.replace(get_task("shapes"), test_per_class=1)
         splits = data.base_to_new(shapes, shots=16, seed=1)
         learner = CoOp(load_clip(), splits["train"].classnames)
         engine.fit(learner, splits["train"], TrainConfig(epochs={CFG.epochs}, batch_size={CFG.batch_size}),
