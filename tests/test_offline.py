@@ -1,8 +1,6 @@
 """The tiny profile never opens a network connection, and the full profile offline fails fast: each runs in a
 subprocess with sockets blocked."""
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -22,11 +20,9 @@ BLOCK_SOCKETS = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def offline_run(tmp_path_factory):
-    """One Python with sockets blocked, started once for both tests (each start imports torch and open_clip):
-    the tiny profile loads and evaluates, then the full profile is asked for ViT-B/16 with an empty cache."""
-    hf_home = tmp_path_factory.mktemp("hf")
+def offline_python(folder):
+    """One Python with sockets blocked, for both tests (each start imports torch and open_clip): the tiny profile
+    loads and evaluates, then the full profile is asked for ViT-B/16 with an empty weights cache."""
     code = BLOCK_SOCKETS + textwrap.dedent("""
         import time
         import tmml_lite
@@ -43,18 +39,25 @@ def offline_run(tmp_path_factory):
             print(f"seconds {time.perf_counter() - start:.2f}")
             print(error)
     """)
-    env = {**os.environ, "TMML_PROFILE": "tiny", "HF_HOME": str(hf_home)}
+    env = {**os.environ, "TMML_PROFILE": "tiny", "HF_HOME": str(folder / "hf")}
     env.pop("HF_HUB_CACHE", None)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    return code, env
+
+
+@pytest.fixture
+def offline_run(fresh_python):
+    result = fresh_python.result()
     assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout, hf_home
+    return result.stdout, fresh_python.folder / "hf"
 
 
+@pytest.mark.fresh_python("offline_python")
 def test_tiny_profile_opens_no_socket(offline_run):
     stdout, _ = offline_run
     assert stdout.startswith("ok ")
 
 
+@pytest.mark.fresh_python("offline_python")
 def test_full_profile_without_cached_weights_fails_fast_offline_and_says_what_to_do(offline_run):
     stdout, hf_home = offline_run
     _, first, message = stdout.split("\n", 2)

@@ -1,8 +1,6 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -40,11 +38,9 @@ def test_resume_after_a_stop_equals_the_uninterrupted_run(straight, tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_pretraining_killed_between_the_weight_write_and_the_state_write_resumes_bit_identically(straight, tmp_path):
-    """SIGKILL after step 4's weights and optimizer are written but before its state.json: the resumed run
-    must go back to step 2 (the last committed checkpoint), not mix step-4 weights with a step-2 state."""
-    cfg = SHORT
-    killed_dir = tmp_path / "killed"
+def killed_pretraining(folder):
+    """A fresh Python that pretrains SHORT into folder/killed and SIGKILLs itself after step 4's weights and
+    optimizer are written, before its state.json."""
     code = textwrap.dedent(f"""
         import os, signal
         from tmml_lite import checkpoint
@@ -55,10 +51,19 @@ def test_pretraining_killed_between_the_weight_write_and_the_state_write_resumes
                 os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no flush: as if the machine died
             return write_json(path, obj)
         checkpoint.save_json = save_json
-        pretrain(PretrainConfig(**{cfg!r}), run_dir={str(killed_dir)!r}, out=None, progress=False)
+        pretrain(PretrainConfig(**{SHORT!r}), run_dir={str(folder / "killed")!r}, out=None, progress=False)
     """)
-    killed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "TMML_PROFILE": "tiny"})
+    return code, {**os.environ, "TMML_PROFILE": "tiny"}
+
+
+@pytest.mark.fresh_python("killed_pretraining")
+def test_pretraining_killed_between_the_weight_write_and_the_state_write_resumes_bit_identically(straight,
+                                                                                                 fresh_python):
+    """SIGKILL after step 4's weights and optimizer are written but before its state.json: the resumed run
+    must go back to step 2 (the last committed checkpoint), not mix step-4 weights with a step-2 state."""
+    cfg = SHORT
+    killed_dir = fresh_python.folder / "killed"
+    killed = fresh_python.result()
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert (killed_dir / "model.safetensors.next").exists()  # killed after the weight write ...
     assert json.loads((killed_dir / "state.json").read_text())["step"] == 2  # ... and before the state write

@@ -1,9 +1,8 @@
 """Reliability and security: the rows of the table in the README ("Reliability and security")."""
+import math
 import os
 import pickle
 import signal
-import subprocess
-import sys
 import textwrap
 from dataclasses import replace
 
@@ -16,8 +15,15 @@ from tmml_lite.checkpoint import load_tensors, save_tensors
 CFG = TrainConfig(epochs=4, batch_size=8)
 
 
-def _train_in_subprocess(run_dir, kill_after_steps=None):
-    """Run `fit` in a fresh Python; with kill_after_steps, it SIGKILLs itself in the middle of an epoch."""
+def _steps_per_epoch(task) -> int:
+    """Optimizer steps per epoch of CFG on the base classes of `task` with 16 shots (no image is drawn)."""
+    n_base = math.ceil(len(task.classnames) / 2)
+    return math.ceil(16 * n_base / CFG.batch_size)
+
+
+def killed_training(folder):
+    """A fresh Python that runs `fit` into folder/killed and SIGKILLs itself in the middle of epoch 3."""
+    kill_after_steps = 2 * _steps_per_epoch(get_task("shapes")) + 3
     code = textwrap.dedent(f"""
         import dataclasses, os, signal
         import torch
@@ -37,23 +43,25 @@ def _train_in_subprocess(run_dir, kill_after_steps=None):
         splits = data.base_to_new(shapes, shots=16, seed=1)
         learner = CoOp(load_clip(), splits["train"].classnames)
         engine.fit(learner, splits["train"], TrainConfig(epochs={CFG.epochs}, batch_size={CFG.batch_size}),
-                   run_dir={str(run_dir)!r}, progress=False)
+                   run_dir={str(folder / "killed")!r}, progress=False)
     """)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TMML_PROFILE": "tiny"})
+    return code, {**os.environ, "TMML_PROFILE": "tiny"}
 
 
+@pytest.mark.fresh_python("killed_training")
 def test_training_killed_with_sigkill_mid_epoch_resumes_to_the_uninterrupted_result(tiny, small_shapes, tmp_path,
-                                                                                     monkeypatch):
+                                                                                     monkeypatch, fresh_python):
     splits = data.base_to_new(small_shapes, shots=16, seed=1)
-    steps_per_epoch = -(-len(splits["train"]) // CFG.batch_size)
-    killed = _train_in_subprocess(tmp_path / "killed", kill_after_steps=2 * steps_per_epoch + 3)  # in epoch 3
+    steps_per_epoch = _steps_per_epoch(small_shapes)
+    assert steps_per_epoch == -(-len(splits["train"]) // CFG.batch_size)
+    killed = fresh_python.result()
+    killed_dir = fresh_python.folder / "killed"
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert (tmp_path / "killed" / "state.json").exists()  # epochs 1 and 2 were checkpointed
+    assert (killed_dir / "state.json").exists()  # epochs 1 and 2 were checkpointed
     resumed = CoOp(tiny, splits["train"].classnames)
     steps, step = [], torch.optim.SGD.step
     monkeypatch.setattr(torch.optim.SGD, "step", lambda self, *a, **k: (steps.append(1), step(self, *a, **k))[1])
-    engine.fit(resumed, splits["train"], CFG, run_dir=tmp_path / "killed", progress=False)
+    engine.fit(resumed, splits["train"], CFG, run_dir=killed_dir, progress=False)
     monkeypatch.undo()
     assert len(steps) == (CFG.epochs - 2) * steps_per_epoch  # it continued from epoch 2, it did not start over
     straight = CoOp(tiny, splits["train"].classnames)

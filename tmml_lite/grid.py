@@ -78,7 +78,7 @@ def run_grid(methods, tasks, seeds=(1, 2, 3), shots: int = 16, results: str | Pa
              backbone=None, shard: tuple[int, int] = (1, 1), progress: bool = True) -> list[dict]:
     """Run every missing cell of the grid, appending one row per run to `results`; returns all rows there.
     methods: names of `methods.METHODS`, or `methods.MethodSpec` objects; tasks: names, or `world.Task`
-    objects."""
+    objects. Rows are keyed by the method's and the task's names, so give a variant a name of its own."""
     from tqdm.auto import tqdm
     from .backbone import load_clip
     from .data import task_name
