@@ -42,23 +42,7 @@ import torch
 from tmml_lite import data, engine
 from tmml_lite.backbone import load_clip
 from tmml_lite.discrimination import inter_class_cosine
-from tmml_lite.engine import make_optimizer
 from tmml_lite.methods import get_method, recipe
-
-
-def clipped(max_norm: float):
-    """The engine's optimizer, clipping the gradient norm of the learned tensors to `max_norm` before each step
-    (a diagnostic: does bounding a step keep the run out of the collapse?)."""
-    def make(params, cfg):
-        optimizer, scheduler = make_optimizer(params, cfg)
-        step = optimizer.step
-
-        def clipped_step(*args, **kwargs):
-            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], max_norm)
-            return step(*args, **kwargs)
-        optimizer.step = clipped_step
-        return optimizer, scheduler
-    return make
 
 
 @torch.no_grad()
@@ -74,9 +58,7 @@ def trace(backbone, method: str, task: str, seed: int, lr: float, clip: float | 
     """One row per epoch of `method` trained on `task` with seed `seed` at learning rate `lr` (the gradient norm
     clipped to `clip` if given)."""
     spec = get_method(method)
-    if clip is not None:
-        spec = replace(spec, make_optimizer=clipped(clip))
-    cfg = replace(recipe(spec, backbone.name), lr=lr, seed=seed)
+    cfg = replace(recipe(spec, backbone.name), lr=lr, seed=seed, max_grad_norm=clip)
     splits = data.base_to_new(task, 16, seed)
     train, test = splits["train"], splits["test_base"]
     learner = spec.learners(backbone)(train.classnames, seed)

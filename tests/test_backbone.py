@@ -32,6 +32,15 @@ def test_load_clip_tiny_gives_frozen_pretrained_model(tiny):
     assert not torch.equal(random.token_embedding.weight, model.token_embedding.weight)
 
 
+def test_a_tiny_checkpoint_is_loaded_from_its_path(tiny):
+    """`pretrained` may name a checkpoint written by `python -m tmml_lite pretrain --out FILE` (a candidate
+    backbone); anything else that is not the shipped one or None is refused with what to give."""
+    again = load_clip(pretrained=str(backbone.TINY_CHECKPOINT), profile="tiny").model
+    assert torch.equal(again.token_embedding.weight, tiny.model.token_embedding.weight)
+    with pytest.raises(ValueError, match="path of a .safetensors file"):
+        load_clip(pretrained="openai", profile="tiny")
+
+
 def test_unknown_model_lists_tiny_models_and_points_to_open_clip():
     with pytest.raises(ValueError) as err:
         load_clip("ViT-Q-99")

@@ -52,6 +52,20 @@ def test_fit_takes_an_optimizer_factory_with_parameter_groups(tiny, splits):
     assert not torch.equal(learner.ctx, ctx_before)
 
 
+def test_max_grad_norm_bounds_every_step_of_the_context(tiny, splits):
+    """With the gradient norm clipped to m, no step of SGD (momentum 0.9, no weight decay) moves the context by
+    more than lr * m / (1 - 0.9); unclipped, the same huge learning rate throws it far away."""
+    cfg = replace(FAST, epochs=2, lr=5.0, warmup_epochs=0, weight_decay=0.0, batch_size=16)
+    moved = {}
+    for norm in (None, 1e-4):
+        learner = CoOp(tiny, splits["train"].classnames)
+        start = learner.ctx.detach().clone()
+        engine.fit(learner, splits["train"], replace(cfg, max_grad_norm=norm), progress=False)
+        moved[norm] = float((learner.ctx.detach() - start).norm())
+    steps = cfg.epochs * -(-len(splits["train"].labels) // cfg.batch_size)
+    assert 0 < moved[1e-4] <= steps * cfg.lr * 1e-4 / (1 - cfg.momentum) < 0.1 * moved[None]
+
+
 @pytest.mark.parametrize("method", [CoCoOp, TMML])
 def test_image_conditioned_fit_leaves_clip_untouched_and_moves_every_learned_tensor(tiny, splits, method):
     clip_before = {k: v.clone() for k, v in tiny.model.state_dict().items()}

@@ -1,4 +1,7 @@
-"""The premise instrument: the linear probe, the paired differences and the four premise checks."""
+"""The premise instrument: the linear probe, the paired differences and the premise checks."""
+import os
+import textwrap
+
 import pytest
 
 from tmml_lite.metrics import paired_difference
@@ -52,11 +55,26 @@ def test_the_committed_premise_table_says_what_the_book_says():
     assert held == {"a": True, "b": True, "c": True, "d": False}
 
 
-def test_the_committed_premise_table_is_reproduced_by_a_fresh_run(tiny, tmp_path):
+def premise_python(folder):
+    """The fresh run of one committed premise row (textures, seed 1: zero-shot, the probe, 200 epochs of CoOp), in
+    a Python started when the session starts, so that it runs beside the other tests."""
+    code = textwrap.dedent(f"""
+        from tmml_lite import load_clip
+        from tmml_lite.premises import premise_rows
+        premise_rows(load_clip(profile="tiny"), ["textures"], seeds=(1,), results={str(folder / "premises.csv")!r},
+                     progress=False)
+    """)
+    return code, {**os.environ, "TMML_PROFILE": "tiny"}
+
+
+@pytest.mark.fresh_python("premise_python")
+def test_the_committed_premise_table_is_reproduced_by_a_fresh_run(tiny, fresh_python):
     committed = [r for r in read_premise_rows(COMMITTED_PREMISES) if r["task"] == "textures" and r["seed"] == 1]
     assert len(committed) == 1, "tmml_lite/assets/premises.csv lacks (textures, seed 1); run `make bench`"
-    results = tmp_path / "premises.csv"
-    rows = premise_rows(tiny, ["textures"], seeds=(1,), results=results, progress=False)
+    result = fresh_python.result()
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = fresh_python.folder / "premises.csv"
+    rows = read_premise_rows(results)
     assert rows == committed
     (row,) = rows
     assert row["chance"] == 20.0 and row["lp_C"] in PROBE_C
@@ -67,3 +85,23 @@ def test_the_committed_premise_table_is_reproduced_by_a_fresh_run(tiny, tmp_path
     table = premise_table(rows)
     assert [r["task"] for r in table] == ["textures", "average"]
     assert "| textures | 20.0 |" in premise_markdown(table)
+
+
+def test_premises_e_and_f_need_their_oracles_gains_on_every_count():
+    """(e): the rendering oracle >= 5 above the best single template on new classes and CoOp >= 3 below the oracle
+    beyond its noise; (f): the crop >= 5 above the whole image on each of three draws."""
+    rows = _rows(zs=60.0, lp=70.0, coop_base=72.0, coop_new=52.0)  # coop_new 52, 51, 50 over the seeds
+
+    def renderings(best, oracle):
+        return [{"task": t, "backbone": "m", "half": "new", "own": best, "best_template": "a photo of a {}.",
+                 "best": best, "oracle": oracle} for t in ("a", "b")]
+
+    def crops(gains):
+        return [{"task": "a", "draw": d, "backbone": "m", "half": h, "whole": 50.0, "crop": 50.0 + g}
+                for d, g in enumerate(gains) for h in ("base", "new")]
+    held = check_premises(rows, renderings(best=55.0, oracle=61.0), crops([6.0, 7.0, 5.5]))
+    assert held["e"][0] and held["f"][0], held
+    assert not check_premises(rows, renderings(best=58.0, oracle=61.0))["e"][0]  # oracle gain +3 < 5
+    assert not check_premises(rows, renderings(best=50.0, oracle=53.0))["e"][0]  # CoOp only +2 below the oracle
+    assert not check_premises(rows, crops=crops([6.0, 4.0, 9.0]))["f"][0]  # one draw below +5
+    assert "e" not in check_premises(rows)

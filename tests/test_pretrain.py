@@ -89,6 +89,11 @@ def test_resuming_with_another_config_is_refused(tmp_path):
         raise AssertionError("resuming with a different config must fail")
 
 
+def test_an_unknown_web_domain_is_refused_with_the_known_ones(tmp_path):
+    with pytest.raises(ValueError, match="CLEAN for world v3, WEB for v4"):
+        pretrain(PretrainConfig(steps=2, batch_size=8, domain="web"), run_dir=tmp_path, out=None, progress=False)
+
+
 def test_corrupt_or_pickled_checkpoint_is_refused(tmp_path):
     import pickle
     bad = tmp_path / "model.safetensors"

@@ -89,3 +89,43 @@ def test_a_task_is_drawn_by_its_own_seed_and_handed_to_base_to_new_as_it_is():
     assert world.TASKS["shapes"].draw == 0 and world.TASKS["shapes"].test_per_class is None
     with pytest.raises(ValueError, match="draw"):
         world.task_image(replace(shapes, draw=None), "test", 0)
+
+
+def test_candidate_renderings_change_the_picture_and_captions_name_them():
+    """World v4: a negative is the picture's colours inverted, a dark photo is darker, a blurry one has softer
+    edges, a sketch outlines its object; web captions name a rendering now and then."""
+    from dataclasses import replace
+    scene = world.Scene(kind="object", shape="square", color="red", size="large", texture="plain")
+    quiet = replace(world.CLEAN, noise=0.0, background_contrast=None)
+    draw = lambda rendering: world.render(replace(scene, rendering=rendering, outline=rendering == "sketch"),
+                                          np.random.default_rng(0), quiet).astype(float)
+    photo = draw("photo")
+    assert np.abs(draw("negative") - (255 - photo)).max() <= 1
+    assert draw("dark").mean() < 0.65 * photo.mean()
+    sharpness = lambda im: (np.diff(im, axis=1) ** 2).mean()  # blur spreads a step: smaller squared steps
+    assert sharpness(draw("blurry")) < 0.5 * sharpness(photo)
+    assert (draw("sketch") == photo).mean() > 0.5 and not np.array_equal(draw("sketch"), photo)
+    rng = np.random.default_rng(1)
+    scenes = [world.random_scene(rng, world.WEB) for _ in range(400)]
+    assert {s.rendering for s in scenes} == set(world.RENDERINGS)
+    assert all(s.outline == (s.rendering == "sketch") and (s.kind == "object" or not s.outline) for s in scenes)
+    _, captions = world.pretraining_batch(256, 0, 0, world.WEB)
+    assert any("sketch" in c for c in captions) and any("blurry" in c for c in captions)
+    assert not any("sketch" in c or "blurry" in c for c in world.pretraining_batch(256, 0, 0)[1])  # v3
+
+
+def test_distractors_stay_outside_the_labelled_objects_box_and_the_crop_enlarges_it():
+    """CLUTTERED digits hold one or two shapes beside a smaller digit; the oracle crop around the digit's box
+    leaves the distractors out and draws the digit larger."""
+    task = world.CANDIDATE_TASKS["digits"]
+    for index in range(6):
+        image, label, details = world.task_image(task, "test", index, details=True)
+        top, left, h, w = details["box"]
+        assert 0 <= top and top + h <= world.IMAGE_SIZE and 0 <= left and left + w <= world.IMAGE_SIZE
+        crop = world.object_crop(image, details["box"])
+        assert crop.shape == image.shape and crop.dtype == np.uint8
+    rng = np.random.default_rng(0)
+    scenes = [task.scene(0, rng) for _ in range(50)]
+    assert all(1 <= len(s.distractors) <= 2 and all(g in world.SHAPES for g in s.distractors) for s in scenes)
+    shapes = world.CANDIDATE_TASKS["shapes"]
+    assert all(g.startswith("digit") for s in (shapes.scene(0, rng) for _ in range(50)) for g in s.distractors)

@@ -96,13 +96,27 @@ def _merge(args) -> int:
 
 
 def _premises(args) -> int:
+    from pathlib import Path
+    from . import premises as p
     from .backbone import load_clip
-    from .premises import check_premises, premise_markdown, premise_rows, premise_table
-    from .world import TASKS
-    rows = premise_rows(load_clip(device=_device(args.device)), args.tasks or list(TASKS), args.seeds,
-                        args.shots, args.results)
-    print(premise_markdown(premise_table(rows)))
-    for letter, (holds, numbers) in check_premises(rows).items():
+    from .world import CANDIDATE_TASKS, TASKS
+    backbone = load_clip(pretrained=args.checkpoint or "default", device=_device(args.device))
+    candidate = args.world == "candidate"  # the papers' zero-shot row and the oracles of (e) and (f)
+    world_tasks = CANDIDATE_TASKS if candidate else TASKS
+    tasks = [world_tasks[t] for t in args.tasks or world_tasks]
+    rows = p.premise_rows(backbone, tasks, args.seeds, args.shots, args.results,
+                          template=p.OWN if candidate else p.CLIP_TEMPLATE)
+    print(p.premise_markdown(p.premise_table(rows)))
+    renderings = crops = None
+    if candidate:
+        results = Path(args.results)
+        renderings = p.oracle_rows(p.RENDERING_STORE, p.rendering_oracle, backbone,
+                                   [t for t in tasks if t.domain.renderings],
+                                   results.with_name(results.stem + "_renderings.csv"))
+        crops = p.oracle_rows(p.CROP_STORE, p.crop_oracle, backbone, [t for t in tasks if t.domain.distractors],
+                              results.with_name(results.stem + "_crops.csv"))
+        print(p.oracle_markdown(renderings, crops))
+    for letter, (holds, numbers) in p.check_premises(rows, renderings, crops).items():
         print(f"({letter}) {'holds' if holds else 'fails'}: {numbers}")
     return 0
 
@@ -199,6 +213,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--shots", type=int, default=16)
     r.add_argument("--results", default="results/premises.csv", help="CSV the rows are appended to (resumable)")
     r.add_argument("--device", default=None, help="e.g. cuda; default: cuda if available, else cpu")
+    r.add_argument("--world", choices=["shipped", "candidate"], default="shipped",
+                   help="candidate: world v4's tasks, the zero-shot row with each task's own template, and the "
+                        "oracles of premises (e) and (f), their rows in RESULTS_renderings.csv and _crops.csv")
+    r.add_argument("--checkpoint", default=None, help="TinyCLIP weights (default: the shipped checkpoint)")
     q = sub.add_parser("compare", help="do two files hold the same numbers? result CSVs of `bench` (Base and "
                                        "New of every cell) or safetensors checkpoints (every tensor)")
     q.add_argument("a", help="a regenerated file, e.g. results/ablation.csv or runs/TinyCLIP-P8.safetensors")

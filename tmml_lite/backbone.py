@@ -116,7 +116,8 @@ def load_clip(model_name: str | None = None, pretrained: str | None = "default",
     Args:
         model_name: a TinyCLIP name (tiny profile) or any open_clip model name; default from the profile.
         pretrained: open_clip pretrained tag (e.g. "openai"), None for random weights; "default" means the
-            shipped TinyCLIP checkpoint in the tiny profile and "openai" for ViT-B-16 in the full profile.
+            shipped TinyCLIP checkpoint in the tiny profile and "openai" for ViT-B-16 in the full profile; for a
+            TinyCLIP, also the path of a checkpoint written by `python -m tmml_lite pretrain --out FILE`.
     """
     profile = profile or get_profile()
     if profile not in PROFILES:
@@ -124,13 +125,14 @@ def load_clip(model_name: str | None = None, pretrained: str | None = "default",
     if model_name is None:
         model_name = TINY_MODEL if profile == "tiny" else FULL_MODEL
     if model_name in TINY_MODELS:
-        if pretrained not in ("default", None):
-            raise ValueError(f"{model_name} has one checkpoint, ours; use pretrained='default' or None (random)")
+        if pretrained not in ("default", None) and not str(pretrained).endswith(".safetensors"):
+            raise ValueError(f"{model_name} has one shipped checkpoint, ours; use pretrained='default', None "
+                             f"(random) or the path of a .safetensors file written by `python -m tmml_lite pretrain`")
         if pretrained == "default" and model_name != TINY_MODEL:
             raise ValueError(f"no checkpoint ships for {model_name} (only for {TINY_MODEL}); train one with "
                              f"`python -m tmml_lite pretrain --model {model_name} --out FILE` and load it with "
                              f"tmml_lite.backbone.create_tiny({model_name!r}, FILE), or pass pretrained=None")
-        backbone = create_tiny(model_name, TINY_CHECKPOINT if pretrained == "default" else None, TINY_DTYPE)
+        backbone = create_tiny(model_name, TINY_CHECKPOINT if pretrained == "default" else pretrained, TINY_DTYPE)
     else:
         if model_name not in open_clip.list_models():
             raise ValueError(f"unknown model {model_name!r}. Tiny models (offline, CPU): {', '.join(TINY_MODELS)}; "

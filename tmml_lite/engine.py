@@ -52,6 +52,10 @@ class TrainConfig:
     weight_decay: float = 5e-4
     warmup_epochs: int = 1
     warmup_lr: float = 1e-5
+    # clip the gradient norm of the learned tensors to this before each step (None: no clipping). A spike of the
+    # gradient times a momentum step can throw the context far past the scale of the token embeddings, into a
+    # basin where every class prompt has the same feature (experiments/collapse_trace.py)
+    max_grad_norm: float | None = None
     augment: bool = False  # random resized crop + flip; forbids caching the image features
     cache_features: bool = True  # encode the frozen images once, when the learner and `augment` allow it
     seed: int = 1
@@ -261,6 +265,10 @@ def fit(learner, train: data.Subset, cfg: TrainConfig = TrainConfig(), run_dir: 
                                          f"(TrainConfig(precision='fp32')) or lower the learning rate")
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if cfg.max_grad_norm is not None:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
+                                               cfg.max_grad_norm)
             scaler.step(optimizer)
             scaler.update()
             losses.append(loss.item())

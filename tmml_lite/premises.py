@@ -26,12 +26,14 @@ from pathlib import Path
 
 import torch
 
-from . import data
+import numpy as np
+
+from . import data, world
 from .engine import TrainConfig, run_seed
 from .methods import get_method, recipe
 from .metrics import accuracy, paired_difference
 from .store import CsvStore
-from .zeroshot import CLIP_TEMPLATE, encode_images, similarity_matrix, text_classifier
+from .zeroshot import CLIP_TEMPLATE, encode_images, features_accuracy, similarity_matrix, text_classifier
 
 FIELDS = ("task", "seed", "shots", "backbone", "chance", "zs_base", "zs_new", "lp_base", "lp_C", "coop_base",
           "coop_new")
@@ -65,19 +67,27 @@ def linear_probe(backbone, splits: dict, Cs=PROBE_C, features: dict | None = Non
     return 100.0 * float((probe.predict(x_test) == splits["test_base"].labels).mean()), C
 
 
-def premise_row(backbone, task, seed: int, shots: int = 16, coop_config: TrainConfig | None = None) -> dict:
-    """One (task, seed) of a task given by name or as a `world.Task`: chance, zero-shot base / new, the linear
-    probe on base, and CoOp base / new (all in %), CoOp being the book's (`methods.METHODS["CoOp"]`, its recipe
-    unless `coop_config` is given)."""
+OWN = "own"  # as a zero-shot template: the task's own hand-written one (the papers' zero-shot row)
+
+
+def own_template(task) -> str:
+    """A task's own hand-written template, the one the papers' zero-shot row uses (CoOp's CUSTOM_TEMPLATES):
+    the first of `data.task_templates`."""
+    return data.task_templates(task)[0]
+
+
+def premise_row(backbone, task, seed: int, shots: int = 16, coop_config: TrainConfig | None = None,
+                template: str = CLIP_TEMPLATE) -> dict:
+    """One (task, seed) of a task given by name or as a `world.Task`: chance, zero-shot base / new (with
+    `template`, or the task's own if it is `OWN`), the linear probe on base, and CoOp base / new (all in %), CoOp
+    being the book's (`methods.METHODS["CoOp"]`, its recipe unless `coop_config` is given)."""
     spec = get_method("CoOp")
     splits = data.base_to_new(task, shots, seed)
-    model, preprocess, tokenizer = backbone
+    model, preprocess, _ = backbone
     features = {k: encode_images(model, preprocess, subset.images) for k, subset in splits.items()}  # once each
-
-    def zero_shot(k):  # `zeroshot_accuracy` of the half's classes, on the features encoded above
-        classifier = text_classifier(model, tokenizer, splits[k].classnames, [CLIP_TEMPLATE])
-        return accuracy(similarity_matrix(features[k], classifier), torch.as_tensor(splits[k].labels))
-    zs_base, zs_new = zero_shot("test_base"), zero_shot("test_new")
+    template = own_template(task) if template == OWN else template
+    zs_base, zs_new = (features_accuracy(backbone, features[k], splits[k].labels, splits[k].classnames, [template])
+                       for k in ("test_base", "test_new"))
     lp_base, C = linear_probe(backbone, splits, features=features)
     coop = run_seed(spec.learners(backbone), task, coop_config or recipe(spec, backbone.name), seed, shots,
                     progress=False)
@@ -93,7 +103,8 @@ def read_premise_rows(path) -> list[dict]:
 
 
 def premise_rows(backbone, tasks, seeds=(1, 2, 3), shots: int = 16, results: str | Path | None = None,
-                 coop_config: TrainConfig | None = None, progress: bool = True) -> list[dict]:
+                 coop_config: TrainConfig | None = None, progress: bool = True,
+                 template: str = CLIP_TEMPLATE) -> list[dict]:
     """`premise_row` for every task (names, or `world.Task` objects) and seed. With `results`, each row is appended to
     that CSV as soon as it is measured, and rows already there are not measured again (an interrupted run
     continues)."""
@@ -103,13 +114,90 @@ def premise_rows(backbone, tasks, seeds=(1, 2, 3), shots: int = 16, results: str
     done = {PREMISE_STORE.cell(r) for r in rows}
     todo = [(t, s) for t in tasks for s in seeds if (t, s, shots, backbone.name) not in done]
     for task, seed in tqdm(todo, desc="premises", disable=not progress):
-        row = premise_row(backbone, tasks[task], seed, shots, coop_config)
+        row = premise_row(backbone, tasks[task], seed, shots, coop_config, template)
         rows.append(row)
         if results:
             PREMISE_STORE.append(results, row)
     wanted = {(t, s) for t in tasks for s in seeds}
     return [r for r in rows if (r["task"], r["seed"]) in wanted and r["shots"] == shots
             and r["backbone"] == backbone.name]
+
+
+RENDERING_STORE = CsvStore(("task", "backbone", "half", "own", "best_template", "best", "oracle"),
+                           key=("task", "backbone", "half"), types={"own": float, "best": float, "oracle": float})
+CROP_STORE = CsvStore(("task", "draw", "backbone", "half", "whole", "crop"), key=("task", "draw", "backbone", "half"),
+                      types={"draw": int, "whole": float, "crop": float})
+DRAW_STEP = 1000  # another draw of a task's test images: its draw seed + k * DRAW_STEP
+
+
+def _halves(task, labels):
+    """For the base and the new half: (name, mask of its images, labels relabelled from 0, its class names)."""
+    base, new = data.base_new_classes(len(task.classnames))
+    for half, ids in (("base", base), ("new", new)):
+        keep = np.isin(labels, ids)
+        yield half, keep, torch.as_tensor(labels[keep] - ids[0]), [task.classnames[i] for i in ids]
+
+
+def rendering_oracle(backbone, task) -> list[dict]:
+    """Premise (e)'s zero-shot measures on a world task whose test images come in several renderings, per half
+    (base, new), in %: the task's own template; the best single template among `world.RENDERING_TEMPLATES` and
+    the task's own templates, and its accuracy; and the oracle that writes each image's prompts with the
+    template of its own rendering."""
+    model, preprocess, tokenizer = backbone
+    task = world.get_task(task) if isinstance(task, str) else task
+    images, labels, details = world.task_split(task, "test", details=True)
+    renderings = np.array([d["rendering"] for d in details])
+    features = encode_images(model, preprocess, images)
+    rows = []
+    for half, keep, y, names in _halves(task, labels):
+        f = features[torch.as_tensor(keep)]
+        templates = list(dict.fromkeys([*world.RENDERING_TEMPLATES.values(), *data.task_templates(task)]))
+        logits = {t: similarity_matrix(f, text_classifier(model, tokenizer, names, [t]))
+                  for t in templates}  # {template: (N, C)}
+        single = {t: accuracy(l, y) for t, l in logits.items()}
+        best = max(single, key=single.get)
+        oracle = torch.stack([logits[world.RENDERING_TEMPLATES[r]][i] for i, r in enumerate(renderings[keep])])
+        rows.append({"task": task.name, "backbone": backbone.name, "half": half,
+                     "own": round(single[own_template(task)], 2), "best_template": best,
+                     "best": round(single[best], 2), "oracle": round(accuracy(oracle, y), 2)})
+    return rows
+
+
+def crop_oracle(backbone, task, draws: int = 3) -> list[dict]:
+    """Premise (f)'s zero-shot measures (the task's own template), per draw of the test images (the task's, then
+    + DRAW_STEP, ...) and half, in %: on the whole image, and on the oracle crop around the labelled object
+    (`world.object_crop`)."""
+    from dataclasses import replace
+    model, preprocess, _ = backbone
+    task = world.get_task(task) if isinstance(task, str) else task
+    rows = []
+    for k in range(draws):
+        drawn = replace(task, draw=task.draw + k * DRAW_STEP)
+        images, labels, details = world.task_split(drawn, "test", details=True)
+        crops = np.stack([world.object_crop(image, d["box"]) for image, d in zip(images, details)])
+        whole, cropped = encode_images(model, preprocess, images), encode_images(model, preprocess, crops)
+        for half, keep, y, names in _halves(task, labels):
+            mask, template = torch.as_tensor(keep), [own_template(task)]
+            rows.append({"task": task.name, "draw": drawn.draw, "backbone": backbone.name, "half": half,
+                         "whole": round(features_accuracy(backbone, whole[mask], y, names, template), 2),
+                         "crop": round(features_accuracy(backbone, cropped[mask], y, names, template), 2)})
+    return rows
+
+
+def oracle_rows(store: CsvStore, measure, backbone, tasks, results: str | Path | None = None) -> list[dict]:
+    """`measure(backbone, task)` (`rendering_oracle` or `crop_oracle`) for every task, its rows appended to
+    `results` (rows already there are kept, their tasks not measured again)."""
+    rows = store.read(results) if results else []
+    done = {r["task"] for r in rows if r["backbone"] == backbone.name}
+    for task in tasks:
+        if data.task_name(task) in done:
+            continue
+        for row in measure(backbone, task):
+            rows.append(row)
+            if results:
+                store.append(results, row)
+    names = {data.task_name(t) for t in tasks}
+    return [r for r in rows if r["task"] in names and r["backbone"] == backbone.name]
 
 
 DIFFERENCES = {"LP - ZS base": ("lp_base", "zs_base"), "CoOp - ZS base": ("coop_base", "zs_base"),
@@ -141,8 +229,10 @@ def premise_table(rows: list[dict]) -> list[dict]:
     return table
 
 
-def check_premises(rows: list[dict]) -> dict[str, tuple[bool, str]]:
-    """Premises (a)-(d) of the module docstring: {letter: (holds, the numbers that decide it)}."""
+def check_premises(rows: list[dict], renderings: list[dict] | None = None,
+                   crops: list[dict] | None = None) -> dict[str, tuple[bool, str]]:
+    """Premises (a)-(d) of the module docstring, and (e) and (f) when their oracle rows are given (`rendering_oracle`,
+    `crop_oracle`): {letter: (holds, the numbers that decide it)}."""
     table = premise_table(rows)
     tasks, avg = table[:-1], table[-1]
 
@@ -164,7 +254,42 @@ def check_premises(rows: list[dict]) -> dict[str, tuple[bool, str]]:
         "d": (avg["CoOp - ZS new"] <= -3 and beyond("CoOp - ZS new", -1),
               f"CoOp - ZS new {avg['CoOp - ZS new']:+.1f} ± {avg['CoOp - ZS new std']:.1f} (need <= -3)"),
     }
+    if renderings:
+        out["e"] = _check_renderings(rows, renderings)
+    if crops:
+        out["f"] = _check_crops(crops)
     return out
+
+
+def _check_renderings(rows, renderings):
+    """(e): on the new classes of the tasks with mixed renderings, the rendering oracle beats the best single
+    template by >= 5 on average, and CoOp's one context stays >= 3 below the oracle (per seed, averaged over the
+    tasks, beyond twice its std over seeds)."""
+    new = {r["task"]: r for r in renderings if r["half"] == "new"}
+    tasks = sorted(new)
+    gain = statistics.mean(new[t]["oracle"] - new[t]["best"] for t in tasks)
+    by_task = _by_task([r for r in rows if r["task"] in new])
+    if set(by_task) != set(tasks):
+        return False, f"CoOp rows missing for {', '.join(sorted(set(tasks) - set(by_task)))}"
+    seeds = range(min(len(v) for v in by_task.values()))
+    oracle = [statistics.mean(new[t]["oracle"] for t in tasks) for _ in seeds]
+    coop = [statistics.mean(by_task[t][i]["coop_new"] for t in tasks) for i in seeds]
+    d = paired_difference(oracle, coop)
+    holds = gain >= 5 and d["mean"] >= 3 and d["beyond_noise"]
+    return holds, (f"on {', '.join(tasks)}, new classes: oracle - best single template {gain:+.1f} (need >= +5); "
+                   f"oracle - CoOp {d['mean']:+.1f} ± {d['std']:.1f} (need >= +3)")
+
+
+def _check_crops(crops):
+    """(f): zero-shot on the oracle crop beats the whole image by >= 5 points (mean of base and new) on every draw
+    of some task."""
+    gains = {}
+    for r in crops:
+        gains.setdefault(r["task"], {}).setdefault(r["draw"], []).append(r["crop"] - r["whole"])
+    per_task = {t: [statistics.mean(g) for g in draws.values()] for t, draws in gains.items()}
+    holding = [t for t, g in per_task.items() if len(g) >= 3 and min(g) >= 5]
+    numbers = "; ".join(f"{t}: crop - whole " + ", ".join(f"{x:+.1f}" for x in g) for t, g in per_task.items())
+    return bool(holding), numbers + " (need >= +5 on each of 3 draws)"
 
 
 def premise_frames(rows: list[dict]):
@@ -185,6 +310,7 @@ def premise_frames(rows: list[dict]):
             for n, column in columns.items()}} for r in table]).set_index("task")
     return accuracies, differences
 
+
 def premise_markdown(table: list[dict]) -> str:
     """The premise table as Markdown: means over seeds, and each paired difference as mean ± std."""
     lines = ["| task | chance | zero-shot B / N | LP16 B | CoOp B / N | LP - ZS base | CoOp - ZS base | "
@@ -193,4 +319,15 @@ def premise_markdown(table: list[dict]) -> str:
         diffs = " | ".join(f"{r[n]:+.1f} ± {r[n + ' std']:.1f}" for n in DIFFERENCES)
         lines.append(f"| {r['task']} | {r['chance']:.1f} | {r['zs_base']:.1f} / {r['zs_new']:.1f} | "
                      f"{r['lp_base']:.1f} | {r['coop_base']:.1f} / {r['coop_new']:.1f} | {diffs} |")
+    return "\n".join(lines)
+
+
+def oracle_markdown(renderings: list[dict], crops: list[dict]) -> str:
+    """The oracle rows of premises (e) and (f) as Markdown tables."""
+    lines = ["| task | half | own template | best single template | oracle: each image's rendering |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r['task']} | {r['half']} | {r['own']:.1f} | {r['best']:.1f} ({r['best_template']}) | "
+              f"{r['oracle']:.1f} |" for r in renderings]
+    lines += ["", "| task | draw | half | whole image | oracle crop |", "|---|---|---|---|---|"]
+    lines += [f"| {r['task']} | {r['draw']} | {r['half']} | {r['whole']:.1f} | {r['crop']:.1f} |" for r in crops]
     return "\n".join(lines)

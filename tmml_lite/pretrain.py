@@ -37,6 +37,7 @@ class PretrainConfig:
     warmup: int = 100
     seed: int = 0
     save_every: int = 100
+    domain: str = "CLEAN"  # the web images' `world.DOMAINS` entry: CLEAN (world v3) or WEB (v4: renderings)
 
 
 def images_to_tensor(images: np.ndarray, model) -> torch.Tensor:
@@ -73,6 +74,9 @@ def pretrain(cfg: PretrainConfig = PretrainConfig(), run_dir: str | Path = "runs
 
     Returns the log: {"config", "losses" (one per step), "seconds"}.
     """
+    if cfg.domain not in world.DOMAINS:
+        raise ValueError(f"unknown domain {cfg.domain!r}; pretrain on one of {', '.join(world.DOMAINS)} "
+                         f"(CLEAN for world v3, WEB for v4)")
     torch.manual_seed(cfg.seed)
     backbone = create_tiny(cfg.model, checkpoint=None)
     model, tokenizer = backbone.model.train().requires_grad_(True), backbone.tokenizer
@@ -95,7 +99,7 @@ def pretrain(cfg: PretrainConfig = PretrainConfig(), run_dir: str | Path = "runs
         log, start = state["log"], state["step"]
 
     def batch(step):
-        images, captions = world.pretraining_batch(cfg.batch_size, cfg.seed, step)
+        images, captions = world.pretraining_batch(cfg.batch_size, cfg.seed, step, world.DOMAINS[cfg.domain])
         return images_to_tensor(images, model), tokenizer(captions)
 
     t0 = time.perf_counter()
@@ -130,7 +134,7 @@ def pretrain(cfg: PretrainConfig = PretrainConfig(), run_dir: str | Path = "runs
         # accuracies are measured on the loaded model
         weights = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
         save_tensors(out, weights, metadata={"model": cfg.model, "steps": cfg.steps, "seed": cfg.seed,
-                                             "dtype": "float16"})
+                                             "domain": cfg.domain, "dtype": "float16"})
         save_json(out.with_suffix(".log.json"), log)
     return log
 

@@ -56,12 +56,20 @@ def similarity_matrix(image_features: torch.Tensor, text_features: torch.Tensor)
     return image_features @ text_features.t()
 
 
+def features_accuracy(backbone, image_features: torch.Tensor, labels, classnames, templates) -> float:
+    """Top-1 accuracy in % of zero-shot CLIP on image features already encoded (N, D), against `classnames`
+    written with `templates` (ensembled)."""
+    model, _, tokenizer = backbone
+    classifier = text_classifier(model, tokenizer, classnames, templates)
+    return accuracy(similarity_matrix(image_features, classifier), torch.as_tensor(labels))
+
+
 def zeroshot_accuracy(backbone, task: str, templates=None, split: str = "test", classnames=None) -> float:
     """Top-1 accuracy in % of zero-shot CLIP on a task split (default: the task's own templates, ensembled).
 
     With `classnames` (a subset of the task's classes), only those classes' images are scored, only against them.
     """
-    model, preprocess, tokenizer = backbone
+    model, preprocess, _ = backbone
     all_names = task_classnames(task)
     images, labels = load_split(task, split)
     names = all_names
@@ -73,14 +81,13 @@ def zeroshot_accuracy(backbone, task: str, templates=None, split: str = "test", 
         ids = [all_names.index(n) for n in names]
         keep = np.isin(labels, ids)
         images, labels = images[keep], np.array([ids.index(int(l)) for l in labels[keep]])
-    classifier = text_classifier(model, tokenizer, names, templates or task_templates(task))
-    logits = similarity_matrix(encode_images(model, preprocess, images), classifier)
-    return accuracy(logits, torch.tensor(labels))
+    return features_accuracy(backbone, encode_images(model, preprocess, images), labels, names,
+                             templates or task_templates(task))
 
 
 def zeroshot_table(backbone, tasks=None, split: str = "test") -> list[dict]:
     """One row per task: classes, chance, accuracy with "a photo of a {}." and with the task's templates (%)."""
-    model, preprocess, tokenizer = backbone
+    model, preprocess, _ = backbone
     rows = []
     for task in tasks or list(world.TASKS):
         names = task_classnames(task)
@@ -88,7 +95,6 @@ def zeroshot_table(backbone, tasks=None, split: str = "test") -> list[dict]:
         image_features = encode_images(model, preprocess, images)  # encoded once, scored twice
         row = {"task": task, "classes": len(names), "chance": round(100 / len(names), 1)}
         for column, templates in (("clip_template", [CLIP_TEMPLATE]), ("task_templates", task_templates(task))):
-            logits = similarity_matrix(image_features, text_classifier(model, tokenizer, names, templates))
-            row[column] = round(accuracy(logits, torch.tensor(labels)), 1)
+            row[column] = round(features_accuracy(backbone, image_features, labels, names, templates), 1)
         rows.append(row)
     return rows
