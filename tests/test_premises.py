@@ -105,3 +105,20 @@ def test_premises_e_and_f_need_their_oracles_gains_on_every_count():
     assert not check_premises(rows, renderings(best=50.0, oracle=53.0))["e"][0]  # CoOp only +2 below the oracle
     assert not check_premises(rows, crops=crops([6.0, 4.0, 9.0]))["f"][0]  # one draw below +5
     assert "e" not in check_premises(rows)
+
+
+def test_the_oracles_measure_the_candidate_world(tiny):
+    """(e)'s oracle on pictures that are all photos is the photo template itself; (f) measures each draw and half."""
+    from dataclasses import replace
+
+    from tmml_lite import world
+    from tmml_lite.premises import crop_oracle, rendering_oracle
+    fine = world.CANDIDATE_TASKS["fine_grained"]
+    photos = replace(fine, domain=replace(fine.domain, renderings=(("photo", 1.0),)), test_per_class=2)
+    rows = rendering_oracle(tiny, photos)
+    assert [r["half"] for r in rows] == ["base", "new"]
+    assert all(r["oracle"] == r["own"] <= r["best"] for r in rows), rows  # own template: "a photo of a {}."
+    digits = replace(world.CANDIDATE_TASKS["digits"], test_per_class=2)
+    crops = crop_oracle(tiny, digits, draws=2)
+    assert [(r["draw"], r["half"]) for r in crops] == [(4, "base"), (4, "new"), (1004, "base"), (1004, "new")]
+    assert all(0 <= r[k] <= 100 for r in crops for k in ("whole", "crop"))

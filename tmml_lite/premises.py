@@ -12,6 +12,15 @@ builds on them. Per task and on average over seeds 1-3, with the base-to-new pro
 Each average difference of (b)-(d) must also exceed twice its standard deviation over seeds (paired: the same
 seed means the same shots). On ViT-B/16: CoOp base +13.4 and new -11.0 against zero-shot.
 
+Two more say whether the world leaves the paper's ideas room (measured on world v4's `CANDIDATE_TASKS`, whose
+zero-shot row uses each task's own hand-written template, as the papers' does):
+
+(e) the wording depends on the image: on the tasks whose pictures come in several renderings, an oracle that
+    writes each image's prompts with its own rendering's template (`rendering_oracle`) beats the best single
+    template by >= 5 points on the new classes, and CoOp's one context stays >= 3 below that oracle;
+(f) the evidence is local: on a task with distractors, zero-shot on an oracle crop around the labelled object
+    (`crop_oracle`) beats the whole image by >= 5 points on each of three draws of the test images.
+
 For example::
 
     rows = premise_rows(load_clip(), ["shapes", "textures"], seeds=(1, 2, 3))
