@@ -1,7 +1,4 @@
 """The premise instrument: the linear probe, the paired differences and the premise checks."""
-import os
-import textwrap
-
 import pytest
 
 from tmml_lite.metrics import paired_difference
@@ -55,26 +52,11 @@ def test_the_committed_premise_table_says_what_the_book_says():
     assert held == {"a": True, "b": True, "c": True, "d": False}
 
 
-def premise_python(folder):
-    """The fresh run of one committed premise row (textures, seed 1: zero-shot, the probe, 200 epochs of CoOp), in
-    a Python started when the session starts, so that it runs beside the other tests."""
-    code = textwrap.dedent(f"""
-        from tmml_lite import load_clip
-        from tmml_lite.premises import premise_rows
-        premise_rows(load_clip(profile="tiny"), ["textures"], seeds=(1,), results={str(folder / "premises.csv")!r},
-                     progress=False)
-    """)
-    return code, {**os.environ, "TMML_PROFILE": "tiny"}
-
-
-@pytest.mark.fresh_python("premise_python")
-def test_the_committed_premise_table_is_reproduced_by_a_fresh_run(tiny, fresh_python):
+def test_the_committed_premise_table_is_reproduced_by_a_fresh_run(tiny, tmp_path):
     committed = [r for r in read_premise_rows(COMMITTED_PREMISES) if r["task"] == "textures" and r["seed"] == 1]
     assert len(committed) == 1, "tmml_lite/assets/premises.csv lacks (textures, seed 1); run `make bench`"
-    result = fresh_python.result()
-    assert result.returncode == 0, result.stderr[-2000:]
-    results = fresh_python.folder / "premises.csv"
-    rows = read_premise_rows(results)
+    results = tmp_path / "premises.csv"
+    rows = premise_rows(tiny, ["textures"], seeds=(1,), results=results, progress=False)
     assert rows == committed
     (row,) = rows
     assert row["chance"] == 20.0 and row["lp_C"] in PROBE_C

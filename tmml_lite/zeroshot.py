@@ -61,7 +61,7 @@ def features_accuracy(backbone, image_features: torch.Tensor, labels, classnames
     written with `templates` (ensembled)."""
     model, _, tokenizer = backbone
     classifier = text_classifier(model, tokenizer, classnames, templates)
-    return accuracy(similarity_matrix(image_features, classifier), torch.as_tensor(labels))
+    return accuracy(similarity_matrix(image_features, classifier), torch.tensor(np.asarray(labels)))
 
 
 def zeroshot_accuracy(backbone, task: str, templates=None, split: str = "test", classnames=None) -> float:
