@@ -101,7 +101,9 @@ class Domain:
     object_sizes: if set, the side in pixels of a small, medium and large object (else `SIZES`);
     renderings: if set, ((rendering, probability), ...) each image's rendering is drawn from (then a sketch, not
     `outline_prob`, decides outlines; only single objects are sketched);
-    distractors: probabilities of 1, 2, ... distractors beside an object or a digit (the rest: none).
+    distractors: probabilities of 1, 2, ... distractors beside an object or a digit (the rest: none);
+    shape_name_rate, count_word_rate: a pretraining domain's captions name a shape by the tasks' word (else a
+    synonym) and a count by its word (else mostly the numeral, "3 stars") this often.
     """
     blur: tuple = (0.0, 0.0)
     noise: float = 0.02
@@ -112,6 +114,8 @@ class Domain:
     object_sizes: tuple | None = None
     renderings: tuple | None = None
     distractors: tuple = ()
+    shape_name_rate: float = TASK_WORD_RATE
+    count_word_rate: float = 0.9
 
 
 # Web images: mostly filled objects, on backgrounds from full contrast down to a quarter of it.
@@ -137,8 +141,10 @@ RENDERING_CAPTIONS = {  # how web captions name a rendering; "photo" is not name
 }
 RENDERING_WORD_RATE = 0.8  # how often a caption names a rendering other than a plain photo
 # Web images (world v4): every rendering, and now and then small things beside the object.
+# Its captions name shapes by the tasks' words and counts by number words rarely, as web alt-text rarely uses a
+# benchmark's class names: the image tower still learns the shapes and counts (from synonyms and numerals).
 WEB = replace(CLEAN, renderings=(("photo", 0.45), ("sketch", 0.25), ("negative", 0.1), ("blurry", 0.1),
-                                 ("dark", 0.1)), distractors=(0.2, 0.1))
+                                 ("dark", 0.1)), distractors=(0.2, 0.1), shape_name_rate=0.05, count_word_rate=0.3)
 # Benchmarks of every rendering (ImageNet-R, DomainNet): photos and sketches, and now and then a negative, a blurry
 # or a dark photo, on top of the shift.
 VARIED = replace(OBJECT_CENTRIC, renderings=(("photo", 0.35), ("sketch", 0.35), ("negative", 0.1), ("blurry", 0.1),
@@ -434,8 +440,9 @@ def _pick(rng, options):
     return options[int(rng.integers(len(options)))]
 
 
-def caption(scene: Scene, rng: np.random.Generator) -> str:
-    """A web-like caption that mentions a random subset of the scene's factors, with synonyms."""
+def caption(scene: Scene, rng: np.random.Generator, domain: Domain = CLEAN) -> str:
+    """A web-like caption that mentions a random subset of the scene's factors, with synonyms (how often it uses
+    the tasks' words: the domain's `shape_name_rate` and `count_word_rate`)."""
     texture = _pick(rng, TEXTURE_WORDS[scene.texture])
     if scene.kind == "texture" or rng.random() < 0.1:  # some captions describe only the background
         return _pick(rng, ["a {} pattern", "{} wallpaper", "a {} texture", "{} background"]).format(texture)
@@ -445,13 +452,14 @@ def caption(scene: Scene, rng: np.random.Generator) -> str:
         np_ = _pick(rng, [f"the number {word}", f"the digit {word}", f"a {color} {word}", f"a sign showing {word}"])
     else:
         if rng.random() < 0.85:
-            noun = scene.shape if rng.random() < TASK_WORD_RATE else _pick(rng, SHAPE_WORDS[scene.shape])
+            noun = scene.shape if rng.random() < domain.shape_name_rate else _pick(rng, SHAPE_WORDS[scene.shape])
         else:
             noun = _pick(rng, ["shape", "object"])
         style = "outlined" if scene.outline and rng.random() < 0.5 else ""
         if scene.kind == "count":
             noun = noun if scene.count == 1 else plural(noun)
-            number = NUMBER_WORDS[scene.count] if rng.random() < 0.9 else "some"
+            r = rng.random()
+            number = NUMBER_WORDS[scene.count] if r < domain.count_word_rate else str(scene.count) if r < 0.9 else "some"
             np_ = f"{number} {color} {style} {noun}"
         else:
             size = scene.size if rng.random() < 0.3 else ""
@@ -486,7 +494,7 @@ def pretraining_batch(batch_size: int, seed: int, step: int, domain: Domain = CL
     rng = np.random.default_rng([seed, step, 0xC11])
     scenes = [random_scene(rng, domain) for _ in range(batch_size)]
     images = np.stack([render(s, rng, domain) for s in scenes])
-    return images, [caption(s, rng) for s in scenes]
+    return images, [caption(s, rng, domain) for s in scenes]
 
 
 # ----------------------------------------------------------------------------------------------------
