@@ -64,8 +64,8 @@ def test_model_without_spliceable_text_tower_is_refused():
         PromptTextEncoder(custom)
 
 
-def test_vit_b16_random_weights_through_the_same_loader():
-    model, preprocess, tokenizer = load_clip("ViT-B-16", pretrained=None, profile="full")
+def test_vit_b16_random_weights_through_the_same_loader(vit_b16_random):
+    model, preprocess, tokenizer = vit_b16_random  # load_clip("ViT-B-16", pretrained=None, profile="full")
     from PIL import Image
     image = preprocess(Image.new("RGB", (64, 48), (200, 30, 30))).unsqueeze(0)
     with torch.no_grad():
