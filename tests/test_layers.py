@@ -19,7 +19,7 @@ LAYERS = [
     ("coop", "cocoop", "tmml"),
     ("engine",),
     ("methods",),
-    ("grid", "premises", "discrimination", "bench"),
+    ("grid", "protocols", "premises", "discrimination", "bench"),
     ("plotting", "widgets", "__main__"),
 ]
 RANK = {module: rank for rank, layer in enumerate(LAYERS) for module in layer}

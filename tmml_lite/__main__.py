@@ -72,11 +72,38 @@ def _bench(args) -> int:
     from .grid import markdown_table, run_grid, summarize_rows
     from .methods import ABLATIONS, BOOK_METHODS
     k, n = (int(v) for v in args.shard.split("/"))
+    backbone = load_clip(device=_device(args.device), profile=args.profile)
+    if args.protocol != ["base-to-new"]:
+        from .protocols import run_transfer
+        if "base-to-new" in args.protocol:
+            raise SystemExit("--protocol base-to-new runs alone; the other two share one training on the source")
+        rows = run_transfer(args.methods or list(BOOK_METHODS), args.protocol, args.seeds, args.shots,
+                            args.results, backbone, shard=(k, n))
+        print(_transfer_tables(rows, args.protocol))
+        return 0
     methods = args.methods or list(dict.fromkeys(BOOK_METHODS + ABLATIONS))
-    rows = run_grid(methods, args.tasks, args.seeds, args.shots, args.results,
-                    load_clip(device=_device(args.device), profile=args.profile), shard=(k, n))
+    rows = run_grid(methods, args.tasks, args.seeds, args.shots, args.results, backbone, shard=(k, n))
     print(markdown_table(summarize_rows(rows), methods=methods))
     return 0
+
+
+def _transfer_tables(rows, protocols) -> str:
+    """Each protocol in the papers' shape (source, each target, the average of the targets), seed means in %;
+    in the full profile, the published ViT-B/16 rows below ours."""
+    from .backbone import TINY_MODELS
+    from .papers import published_transfer
+    from .protocols import transfer_frame
+    parts = []
+    for name in protocols:
+        frame = transfer_frame(rows, name)
+        lines = ["| method | " + " | ".join(frame.columns) + " |", "|---|" + "---|" * len(frame.columns)]
+        lines += [f"| {m} | " + " | ".join(f"{v:.1f}" for v in frame.loc[m]) + " |" for m in frame.index]
+        if rows and rows[0]["backbone"] not in TINY_MODELS:  # like with like: only real datasets beside the papers'
+            for method, values in published_transfer(name).items():
+                lines.append(f"| {method} (paper) | " + " | ".join(
+                    "" if values.get(c) is None else f"{values[c]:.2f}" for c in frame.columns) + " |")
+        parts.append(f"{name}, seed means (%); average = mean of the targets, source excluded\n\n" + "\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def _merge(args) -> int:
@@ -84,6 +111,13 @@ def _merge(args) -> int:
     from .datasets import is_dataset
     from .grid import markdown_table, read_rows, summarize_rows
     from .papers import markdown, paper_rows
+    from .protocols import is_transfer_csv, read_transfer_rows
+    if all(is_transfer_csv(path) for path in args.results):
+        table = _transfer_tables(read_transfer_rows(*args.results), ["cross-dataset", "domain-generalization"])
+        print(table)
+        if args.out:
+            Path(args.out).write_text(table + "\n")
+        return 0
     summary = summarize_rows(read_rows(*args.results))
     table = markdown_table(summary)
     if args.papers or any(is_dataset(r["task"]) for r in summary):
@@ -190,9 +224,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, default=10, help="timed steps per path (median reported)")
     s.add_argument("--device", default=None, help="e.g. cuda; default: cuda if available, else cpu")
     b = sub.add_parser("bench", help="the base-to-new grid: methods x tasks x seeds, one CSV row per run "
-                                     "(resumable: finished runs are skipped)")
-    b.add_argument("--methods", nargs="+", default=None, help="default: the book's methods and TMML's ablations")
-    b.add_argument("--tasks", nargs="+", default=["textures", "fine_grained", "counting"])
+                                     "(resumable: finished runs are skipped); or the other two protocols")
+    b.add_argument("--protocol", nargs="+", default=["base-to-new"],
+                   choices=["base-to-new", "cross-dataset", "domain-generalization"],
+                   help="cross-dataset and domain-generalization train once on their shared source (all its "
+                        "classes) and write one row per (method, seed, tested task)")
+    b.add_argument("--methods", nargs="+", default=None, help="default: the book's methods (and, for "
+                                                              "base-to-new, TMML's ablations)")
+    b.add_argument("--tasks", nargs="+", default=["textures", "fine_grained", "counting"],
+                   help="base-to-new only (the other protocols have their own)")
     b.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     b.add_argument("--shots", type=int, default=16)
     b.add_argument("--results", default="results/grid.csv", help="CSV the rows are appended to")
@@ -200,8 +240,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default=None, help="e.g. cuda; default: cuda if available, else cpu")
     b.add_argument("--profile", choices=["tiny", "full"], default=None,
                    help="tiny (TinyCLIP) or full (ViT-B-16); default: $TMML_PROFILE, else CUDA -> full")
-    m = sub.add_parser("merge", help="summary table (Markdown) of one or more result CSVs")
-    m.add_argument("results", nargs="+", help="CSV files written by `bench`")
+    m = sub.add_parser("merge", help="summary table (Markdown) of one or more result CSVs: base-to-new, or "
+                                     "cross-dataset and domain generalization in the papers' shape")
+    m.add_argument("results", nargs="+", help="CSV files written by `bench` (all of one protocol family)")
     m.add_argument("--out", default=None, help="also write the table(s) to this file")
     m.add_argument("--papers", action="store_true",
                    help="also the papers' shape: Base / New / H per dataset and averaged, beside the published "

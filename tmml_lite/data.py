@@ -154,6 +154,22 @@ def base_to_new(task, shots: int = 16, seed: int = 1, save_dir: str | Path | Non
     return out
 
 
+def all_classes(task, shots: int = 16, seed: int = 1, split: str = "test") -> dict[str, Subset]:
+    """A task with all its classes, as the source of cross-dataset transfer and domain generalization (CoCoOp):
+    {"train", "val" (`shots` and min(shots, 4) per class, drawn as in `base_to_new`), "test"}; with
+    shots=0, only "test" (a target is only tested)."""
+    classnames = check_classnames(task_classnames(task))
+    out = {}
+    if shots:
+        for name, k in (("train", shots), ("val", min(shots, 4))):
+            images, labels = load_split(task, name)
+            idx = few_shot_indices(labels, k, seed)
+            out[name] = Subset(images[idx], np.array(labels)[idx], classnames)
+    images, labels = load_split(task, split)
+    out["test"] = Subset(images, np.array(labels), classnames)  # a copy: the cached labels are read-only
+    return out
+
+
 def as_pil(image) -> Image.Image:
     """A uint8 (H, W, 3) array or a PIL image, as an RGB PIL image."""
     return Image.fromarray(image) if isinstance(image, np.ndarray) else image.convert("RGB")

@@ -301,6 +301,39 @@ def _check_crops(crops):
     return bool(holding), numbers + " (need >= +5 on each of 3 draws)"
 
 
+def check_transfer(rows: list[dict], protocols: dict | None = None) -> dict[str, tuple[bool, str]]:
+    """Premises (g) and (h) from the rows of `protocols.run_transfer` for zero-shot and CoOp, paired by seed:
+    (g) CoOp's gain over zero-shot on the source is at least twice its mean gain over the domain-generalization
+    targets; (h) CoOp's mean over the cross-dataset targets is within 2 points of zero-shot's, or below it.
+    {letter: (holds, the numbers that decide it)}."""
+    from .protocols import TINY, per_seed_average
+    protocols = protocols or TINY
+    out = {}
+    dg, cd = protocols["domain-generalization"], protocols["cross-dataset"]
+    source = data.task_name(dg.source)
+    acc = {(r["method"], r["target"], r["seed"]): r["accuracy"] for r in rows}
+    zs_dg, coop_dg = per_seed_average(rows, dg, "zero-shot"), per_seed_average(rows, dg, "CoOp")
+    seeds = sorted(s for s in coop_dg if ("CoOp", source, s) in acc)
+    zs_seed = next(iter(zs_dg), None)  # zero-shot trains nothing: every seed gives the same numbers
+    if seeds and zs_seed is not None:
+        gain_source = [acc[("CoOp", source, s)] - acc[("zero-shot", source, zs_seed)] for s in seeds]
+        gain_targets = [coop_dg[s] - zs_dg[zs_seed] for s in seeds]
+        d = paired_difference(gain_source, [2 * g for g in gain_targets])
+        src = paired_difference(gain_source, [0.0] * len(seeds))
+        out["g"] = (d["mean"] > 0 and d["beyond_noise"] and src["mean"] > 0 and src["beyond_noise"],
+                    f"CoOp - ZS on the source {src['mean']:+.1f} ± {src['std']:.1f}, on the shifted targets "
+                    f"{statistics.mean(gain_targets):+.1f} (need the source's >= twice the targets', beyond noise: "
+                    f"source - 2 x targets {d['mean']:+.1f} ± {d['std']:.1f})")
+    zs_cd, coop_cd = per_seed_average(rows, cd, "zero-shot"), per_seed_average(rows, cd, "CoOp")
+    if coop_cd and zs_cd:
+        zs = zs_cd[next(iter(zs_cd))]
+        d = paired_difference(list(coop_cd.values()), [zs] * len(coop_cd))
+        out["h"] = (d["mean"] + 2 * d["std"] <= 2,
+                    f"CoOp - ZS over the other tasks {d['mean']:+.1f} ± {d['std']:.1f} (need <= +2, "
+                    f"noise included)")
+    return out
+
+
 def premise_frames(rows: list[dict]):
     """The premise table for the chapters, as two pandas DataFrames indexed by task (and "average"): the
     accuracies (seed means, %) and the paired differences ("+d ± std", "(tie)" when within twice the std)."""
