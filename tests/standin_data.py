@@ -2,8 +2,9 @@
 
 The real datasets are gigabytes and need a download; the tests run offline. For each name in
 ``STANDIN_NAMES``, ``make_standin(name, root)`` writes a few small random-colour JPEGs plus the
-metadata files the torchvision class opens with ``download=False`` (or, for "imagenet", our own
-CoOp-style folder format), and returns the class names in label order. Every split holds every
+metadata files the torchvision class opens with ``download=False`` (or, for "imagenet" and its four
+test-only targets "imagenet_v2", "imagenet_sketch", "imagenet_a", "imagenet_r", our own CoOp-style folder
+format), and returns the class names in label order. Every split holds every
 class with at least two images, so few-shot sampling works. ``remove_one_file(name, root)``
 deletes one file or folder the reader needs, so a test can check the message a reader sees.
 
@@ -41,6 +42,7 @@ from PIL import Image
 STANDIN_NAMES = (
     "eurosat", "dtd", "oxford_pets", "flowers102", "food101",
     "fgvc_aircraft", "stanford_cars", "caltech101", "sun397", "imagenet",
+    "imagenet_v2", "imagenet_sketch", "imagenet_a", "imagenet_r",
 )
 
 SPLITS: dict[str, tuple[str, ...]] = {
@@ -54,9 +56,10 @@ SPLITS: dict[str, tuple[str, ...]] = {
     "caltech101": (),
     "sun397": (),
     "imagenet": ("train", "val"),
+    "imagenet_v2": (), "imagenet_sketch": (), "imagenet_a": (), "imagenet_r": (),  # a test set each
 }
 
-# Realistic class names, ten per dataset, in the form each dataset writes them.
+# Realistic class names, ten per dataset (twelve for ImageNet), in the form each dataset writes them.
 _NAMES = {
     "eurosat": ["AnnualCrop", "Forest", "HerbaceousVegetation", "Highway", "Industrial",
                 "Pasture", "PermanentCrop", "Residential", "River", "SeaLake"],
@@ -83,8 +86,11 @@ _NAMES = {
                "/b/bamboo_forest", "/c/campus", "/d/dining_room", "/f/forest_path", "/k/kitchen",
                "/r/river"],
     "imagenet": ["tench", "goldfish", "great white shark", "tiger shark", "hammerhead shark",
-                 "electric ray", "stingray", "cock", "hen", "ostrich"],
+                 "electric ray", "stingray", "cock", "hen", "ostrich", "brambling", "goldfinch"],
 }
+# ImageNet's first twelve wnids (sorted, as ImageFolder labels them), the classes of _NAMES["imagenet"].
+IMAGENET_WNIDS = ["n01440764", "n01443537", "n01484850", "n01491361", "n01494475", "n01496331",
+                  "n01498041", "n01514668", "n01514859", "n01518878", "n01530575", "n01531178"]
 
 # What remove_one_file deletes (relative to root), and which readers it breaks.
 REMOVED = {
@@ -98,6 +104,10 @@ REMOVED = {
     "caltech101": "caltech101/101_ObjectCategories",      # the images folder
     "sun397": "SUN397/ClassName.txt",
     "imagenet": "imagenet/classnames.txt",                # read by the registry, not ImageFolder
+    "imagenet_v2": "imagenetv2/imagenetv2-matched-frequency-format-val",  # the image folders
+    "imagenet_sketch": "imagenet-sketch/sketch",
+    "imagenet_a": "imagenet-adversarial/imagenet-a",
+    "imagenet_r": "imagenet-rendition/imagenet-r",
 }
 
 
@@ -108,8 +118,9 @@ def make_standin(name: str, root: Path, n_classes: int = 4, per_class: int = 6, 
 
     `per_class` is the number of images of each class over all splits, dealt round-robin to the splits.
     Exceptions to "as the dataset object reports them": Flowers102 (its 102-name class attribute, cut to
-    the first n_classes) and imagenet (the human-readable names from classnames.txt, in the order of
-    ImageFolder's sorted wnids).
+    the first n_classes) and imagenet and its targets (the human-readable names from classnames.txt, in the
+    order of the sorted wnids). A target's `n_classes` counts ImageNet's classes (those of classnames.txt);
+    imagenet_a holds the odd ones of them and imagenet_r the even ones (see `target_class_ids`).
     """
     if name not in _WRITERS:
         raise ValueError(f"no stand-in for {name!r}; choose one of {STANDIN_NAMES}")
@@ -117,7 +128,7 @@ def make_standin(name: str, root: Path, n_classes: int = 4, per_class: int = 6, 
     if per_class < 2 * n_splits:
         raise ValueError(f"{name}: per_class={per_class} gives a split fewer than 2 images per class; "
                          f"use per_class >= {2 * n_splits}")
-    if not 1 <= n_classes <= (102 if name == "flowers102" else len(_NAMES[name])):
+    if not 1 <= n_classes <= (102 if name == "flowers102" else len(_NAMES.get(name, _NAMES["imagenet"]))):
         raise ValueError(f"{name}: n_classes={n_classes} is out of range for this stand-in")
     writer = _Writer(name, Path(root), size)
     return _WRITERS[name](writer, n_classes, per_class)
@@ -327,22 +338,58 @@ def _sun397(w: _Writer, n: int, per_class: int) -> list[str]:
     return [line[3:] for line in lines]
 
 
+def _imagenet_classnames(w: _Writer, n: int) -> list[str]:
+    """root/imagenet/classnames.txt of "<wnid> <class name>" lines for ImageNet's first n classes, in a
+    shuffled order (the reader sorts by wnid); returns the wnids, sorted."""
+    wnids = IMAGENET_WNIDS[:n]
+    lines = [f"{wnid} {name}" for wnid, name in zip(wnids, _NAMES["imagenet"])]
+    _write_lines(w.root / "imagenet" / "classnames.txt", [lines[i] for i in w.rng.permutation(n)])
+    return wnids
+
+
 def _imagenet(w: _Writer, n: int, per_class: int) -> list[str]:
     """Our ImageNet format (like CoOp's): root/imagenet/{train,val}/<wnid>/*.JPEG, read with
     ImageFolder, and root/imagenet/classnames.txt of "<wnid> <class name>" lines."""
     base = w.root / "imagenet"
-    wnids = [f"n{k:08d}" for k in range(n)]
-    names = _NAMES["imagenet"][:n]
+    wnids = _imagenet_classnames(w, n)
     for label, wnid in enumerate(wnids):
         for k, split in enumerate(_deal(per_class, SPLITS["imagenet"]), 1):
             stem = f"{wnid}_{k}" if split == "train" else f"ILSVRC2012_val_{label * per_class + k:08d}"
             w.image(base / split / wnid / f"{stem}.JPEG", label)
-    _write_lines(base / "classnames.txt", [f"{wnid} {name}" for wnid, name in zip(wnids, names)])
-    return [name for _, name in sorted(zip(wnids, names))]
+    return _NAMES["imagenet"][:n]
+
+
+def target_class_ids(name: str, n_classes: int) -> list[int]:
+    """The ImageNet labels of a target stand-in's classes, in its label order: all n_classes for imagenet_v2
+    and imagenet_sketch, the odd ones for imagenet_a, the even ones for imagenet_r."""
+    start, step = {"imagenet_a": (1, 2), "imagenet_r": (0, 2)}.get(name, (0, 1))
+    return list(range(start, n_classes, step))
+
+
+def _imagenet_target(name: str):
+    """A writer of an ImageNet target's test set as its release unpacks, plus root/imagenet/classnames.txt:
+    imagenetv2/imagenetv2-matched-frequency-format-val/<ImageNet label>/*.jpeg,
+    imagenet-sketch/sketch/<wnid>/*.JPEG, imagenet-adversarial/imagenet-a/<wnid>/*.jpg and
+    imagenet-rendition/imagenet-r/<wnid>/*.jpg (A and R with their README.txt beside the class folders)."""
+    images = Path(REMOVED[name])
+    suffix = {"imagenet_v2": ".jpeg", "imagenet_sketch": ".JPEG"}.get(name, ".jpg")  # as each release has them
+
+    def write(w: _Writer, n: int, per_class: int) -> list[str]:
+        wnids = _imagenet_classnames(w, n)
+        ids = target_class_ids(name, n)
+        for k in ids:
+            folder = w.root / images / (str(k) if name == "imagenet_v2" else wnids[k])
+            for i in range(per_class):
+                w.image(folder / f"{name}_{k}_{i}{suffix}", k)
+        if name in ("imagenet_a", "imagenet_r"):
+            _write_lines(w.root / images / "README.txt", ["200 ImageNet classes, one folder each"])
+        return [_NAMES["imagenet"][k] for k in ids]
+    return write
 
 
 _WRITERS = {
     "eurosat": _eurosat, "dtd": _dtd, "oxford_pets": _oxford_pets, "flowers102": _flowers102,
     "food101": _food101, "fgvc_aircraft": _fgvc_aircraft, "stanford_cars": _stanford_cars,
     "caltech101": _caltech101, "sun397": _sun397, "imagenet": _imagenet,
+    **{name: _imagenet_target(name) for name in ("imagenet_v2", "imagenet_sketch", "imagenet_a", "imagenet_r")},
 }

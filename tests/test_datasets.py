@@ -52,13 +52,13 @@ def test_every_registered_dataset_loads_with_every_class_in_every_split(name, st
     expected = readable(name, standin(name))
     names, splits = datasets.load(name, download=False)
     assert names == expected
-    assert set(splits) == set(datasets.SPLITS)
+    assert set(splits) == set(datasets.get_dataset(name).splits)  # ImageNet's targets: "test" only
     for split, (images, labels) in splits.items():
         assert len(images) == len(labels) > 0
         assert set(labels.tolist()) == set(range(len(names))), split
         image = images[0]
         assert isinstance(image, Image.Image) and image.mode == "RGB"
-    if name not in ("imagenet",):  # ImageNet's val split is its test split, as in CoOp; the others are disjoint
+    if set(splits) == set(datasets.SPLITS) and name != "imagenet":  # ImageNet's val is its test, as in CoOp
         train, val, test = (splits[s][0] for s in datasets.SPLITS)
         if train.dataset is val.dataset:
             assert not set(train.indices) & set(val.indices)
@@ -195,3 +195,77 @@ def test_a_split_file_of_another_dataset_is_refused_with_both_sizes(standin, tmp
     write_json(tmp_path / "eurosat" / "split_zhou_EuroSAT.json", content)
     with pytest.raises(ValueError, match="names 6 classes and the dataset .* has 4, 0 of them in common"):
         datasets.load("eurosat", download=False)
+
+
+# --- ImageNet's targets of domain generalization (test sets only, in ImageNet's classes) --------------------
+
+TARGETS = list(datasets.IMAGENET_TARGETS)
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_every_image_of_an_imagenet_target_gets_its_imagenet_class(name, tmp_path):
+    # 12 classes: ImageNet-V2's folders "10" and "11" sort before "2" as strings, but are ImageNet's classes 10, 11
+    standin_data.make_standin(name, tmp_path, n_classes=12, per_class=2)
+    names, splits = datasets.load(name, root=tmp_path, download=False)
+    ids = datasets.imagenet_class_ids(name, root=tmp_path)
+    assert ids == standin_data.target_class_ids(name, 12)
+    assert names == [standin_data._NAMES["imagenet"][k] for k in ids]
+    assert list(splits) == ["test"] and datasets.get_dataset(name).template == "a photo of a {}."
+    images, labels = splits["test"]
+    assert len(images) == 2 * len(ids) and isinstance(images[0], Image.Image)
+    for index, label in zip(images.indices, labels):
+        folder = images.dataset.samples[index][0].split("/")[-2]  # "<ImageNet label>" (V2) or "<wnid>"
+        imagenet_id = int(folder) if name == "imagenet_v2" else standin_data.IMAGENET_WNIDS.index(folder)
+        assert ids[label] == imagenet_id and names[label] == standin_data._NAMES["imagenet"][imagenet_id]
+
+
+def test_imagenet_a_and_r_hold_a_subset_of_imagenets_classes_labelled_in_imagenets_order(tmp_path):
+    standin_data.make_standin("imagenet_a", tmp_path)  # ImageNet's classes 1 and 3 of 4, plus a README.txt
+    names, splits = datasets.load("imagenet_a", root=tmp_path, download=False)
+    assert names == ["goldfish", "tiger shark"] and datasets.imagenet_class_ids("imagenet_a", tmp_path) == [1, 3]
+    assert sorted(set(splits["test"][1].tolist())) == [0, 1]
+    with pytest.raises(ValueError, match="no ImageNet target"):
+        datasets.imagenet_class_ids("imagenet", tmp_path)
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_a_target_has_no_train_split_and_says_to_train_on_imagenet(name, tmp_path):
+    for split in ("train", "val"):  # refused before any file is read
+        with pytest.raises(ValueError, match=f"no {split} split: it is a test-only target of domain general"
+                                             r"ization. Train on 'imagenet'"):
+            datasets.load_split(name, split, root=tmp_path)
+
+
+def test_a_target_is_tested_with_all_its_classes(standin):
+    expected = standin("imagenet_r")
+    test = data.all_classes("imagenet_r", shots=0)
+    assert list(test) == ["test"] and test["test"].classnames == expected
+    assert len(datasets.load_split("imagenet_r", "test")[1]) == len(test["test"])
+
+
+def test_a_folder_that_is_no_imagenet_class_is_refused_as_coop_refuses_it(tmp_path):
+    standin_data.make_standin("imagenet_r", tmp_path)
+    stray = tmp_path / "imagenet-rendition" / "imagenet-r" / "n99999999"
+    stray.mkdir()
+    Image.new("RGB", (8, 8)).save(stray / "x.jpg")
+    with pytest.raises(datasets.DatasetNotFoundError, match="1 folders that are no ImageNet class .* 'n99999999'"):
+        datasets.load("imagenet_r", root=tmp_path, download=False)
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_a_missing_target_or_classnames_file_names_the_folder_to_fill(name, tmp_path):
+    folder = datasets.get_dataset(name).folder
+    with pytest.raises(datasets.DatasetNotFoundError) as error:
+        datasets.load(name, root=tmp_path / "empty", download=False)
+    message = str(error.value)
+    assert f"unpack it into {folder}/" in message and str(tmp_path / "empty" / folder) in message, message
+    standin_data.make_standin(name, tmp_path)
+    (tmp_path / "imagenet" / "classnames.txt").unlink()
+    with pytest.raises(datasets.DatasetNotFoundError, match="imagenet/classnames.txt is missing"):
+        datasets.load(name, root=tmp_path, download=False)
+
+
+def test_imagenet_sketch_is_also_read_from_coops_images_folder(tmp_path):
+    expected = standin_data.make_standin("imagenet_sketch", tmp_path)
+    (tmp_path / "imagenet-sketch" / "sketch").rename(tmp_path / "imagenet-sketch" / "images")
+    assert datasets.classnames("imagenet_sketch", root=tmp_path, download=False) == expected

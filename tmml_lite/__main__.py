@@ -150,7 +150,14 @@ def _premises(args) -> int:
         crops = p.oracle_rows(p.CROP_STORE, p.crop_oracle, backbone, [t for t in tasks if t.domain.distractors],
                               results.with_name(results.stem + "_crops.csv"))
         print(p.oracle_markdown(renderings, crops))
-    for letter, (holds, numbers) in p.check_premises(rows, renderings, crops).items():
+    checks = p.check_premises(rows, renderings, crops)
+    if candidate and not args.tasks:  # (g) and (h): zero-shot and CoOp under the other two protocols
+        from .protocols import run_transfer
+        transfer = run_transfer(["zero-shot", "CoOp"], seeds=args.seeds, shots=args.shots, backbone=backbone,
+                                results=results.with_name(results.stem + "_transfer.csv"))
+        print(_transfer_tables(transfer, ["cross-dataset", "domain-generalization"]))
+        checks.update(p.check_transfer(transfer))
+    for letter, (holds, numbers) in checks.items():
         print(f"({letter}) {'holds' if holds else 'fails'}: {numbers}")
     return 0
 
@@ -255,8 +262,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--results", default="results/premises.csv", help="CSV the rows are appended to (resumable)")
     r.add_argument("--device", default=None, help="e.g. cuda; default: cuda if available, else cpu")
     r.add_argument("--world", choices=["shipped", "candidate"], default="shipped",
-                   help="candidate: world v4's tasks, the zero-shot row with each task's own template, and the "
-                        "oracles of premises (e) and (f), their rows in RESULTS_renderings.csv and _crops.csv")
+                   help="candidate: world v4's tasks, the zero-shot row with each task's own template, the "
+                        "oracles of premises (e) and (f), their rows in RESULTS_renderings.csv and _crops.csv, and "
+                        "(g) and (h): zero-shot and CoOp under the other two protocols, in RESULTS_transfer.csv")
     r.add_argument("--checkpoint", default=None, help="TinyCLIP weights (default: the shipped checkpoint)")
     q = sub.add_parser("compare", help="do two files hold the same numbers? result CSVs of `bench` (Base and "
                                        "New of every cell) or safetensors checkpoints (every tensor)")

@@ -15,6 +15,9 @@ use it. Where it has no validation split, 20 % of each class of the training spl
 no split at all (EuroSAT, Caltech101, SUN397), each class is split 50 / 20 / 30 % with a fixed seed: the
 proportions of CoOp's split files, not the files themselves, so comparable in protocol, not image for image.
 ImageNet's val split is its test set, as in CoOp. `split_file(name)` says which applies.
+
+ImageNet's four domain-generalization targets (`IMAGENET_TARGETS`: ImageNet-V2, -Sketch, -A, -R) have a test split
+only: a learner trains on `imagenet` and is tested on them. `imagenet_class_ids(name)` maps their labels to ImageNet's.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class DatasetSpec:
     downloads: bool  # torchvision fetches it by itself
     how_to_get: str
     load: Callable
+    splits: tuple[str, ...] = SPLITS  # the splits `load` returns; ("test",) for a target of domain generalization
 
 
 def labels_of(dataset) -> np.ndarray:
@@ -198,13 +202,19 @@ def _sun(root: Path, download: bool):
     return names, _no_split(ds)
 
 
+def _imagenet_classes(root: Path) -> dict[str, str]:
+    """ImageNet's classes from imagenet/classnames.txt: {wnid: class name} in label order, i.e. sorted by wnid as
+    ImageFolder sorts the class folders."""
+    table = root / "imagenet" / "classnames.txt"
+    if not table.is_file():
+        raise FileNotFoundError(f"{table} is missing (ImageNet's class names, a line '<wnid> <class name>' each)")
+    return dict(sorted(line.strip().split(" ", 1) for line in table.read_text().splitlines() if line.strip()))
+
+
 def _imagenet(root: Path, download: bool):
     from torchvision.datasets import ImageFolder
     folder = root / "imagenet"
-    table = folder / "classnames.txt"
-    if not table.exists():
-        raise FileNotFoundError(f"{table} is missing")
-    names = dict(line.strip().split(" ", 1) for line in table.read_text().splitlines() if line.strip())
+    table, names = folder / "classnames.txt", _imagenet_classes(root)
     train, test = (ImageFolder(folder / s) for s in ("train", "val"))
     if train.classes != test.classes:
         raise FileNotFoundError(f"{folder / 'train'} and {folder / 'val'} hold different class folders")
@@ -213,6 +223,58 @@ def _imagenet(root: Path, download: bool):
         raise FileNotFoundError(f"{table} names no class for {len(unnamed)} folders, e.g. {unnamed[0]}")
     test_part = _whole(test)
     return [names[w] for w in train.classes], {"train": _whole(train), "val": test_part, "test": test_part}
+
+
+# ImageNet's targets of domain generalization: folders under CoOp's names, with the image folder as each release
+# unpacks it (ImageNet-Sketch's `sketch/`, or `images/` as CoOp renames it).
+IMAGENET_TARGETS = {  # dataset -> the image folder(s) to look for inside its folder
+    "imagenet_v2": ("imagenetv2-matched-frequency-format-val",),
+    "imagenet_sketch": ("sketch", "images"),
+    "imagenet_a": ("imagenet-a",),
+    "imagenet_r": ("imagenet-r",),
+}
+
+
+def _target_classes(name: str, root: Path) -> tuple[Path, dict[str, int]]:
+    """A target's image folder and {class folder: its class's label in ImageNet}, in label order."""
+    folder = root / get_dataset(name).folder
+    images = next((folder / f for f in IMAGENET_TARGETS[name] if (folder / f).is_dir()), None)
+    if images is None:
+        raise FileNotFoundError(f"no folder {' or '.join(str(folder / f) for f in IMAGENET_TARGETS[name])}")
+    wnids = list(_imagenet_classes(root))
+    # ImageNet-V2 names folder k after ImageNet's class k; the others name each folder after its class's wnid
+    ids = {str(k): k for k in range(len(wnids))} if name == "imagenet_v2" else {w: k for k, w in enumerate(wnids)}
+    folders = [f.name for f in images.iterdir() if f.is_dir()]
+    strays = sorted(f for f in folders if f not in ids)
+    if strays:  # CoOp, too, fails on a folder that is not an ImageNet class
+        raise ValueError(f"{images} holds {len(strays)} folders that are no ImageNet class of "
+                         f"{root / 'imagenet' / 'classnames.txt'}, e.g. {strays[0]!r}")
+    return images, {f: ids[f] for f in sorted(folders, key=ids.get)}
+
+
+def _imagenet_target(name: str, root: Path, download: bool):
+    """One of IMAGENET_TARGETS: ImageNet's class names of its classes and its only split, {"test": ...}."""
+    from torchvision.datasets import ImageFolder
+    images, classes = _target_classes(name, root)
+    imagenet_names = list(_imagenet_classes(root).values())
+    if name in ("imagenet_v2", "imagenet_sketch"):  # all of ImageNet's classes, under ImageNet's labels
+        names, label_of = imagenet_names, classes
+    else:  # 200 of ImageNet's classes, labelled 0..199 in ImageNet's order, as in CoOp
+        names = [imagenet_names[k] for k in classes.values()]
+        label_of = {folder: label for label, folder in enumerate(classes)}
+    dataset = ImageFolder(images)  # its labels follow the folder names as strings ("10" before "2"): relabel
+    labels = np.asarray([label_of[c] for c in dataset.classes], dtype=np.int64)[labels_of(dataset)]
+    return names, {"test": (ImageList(dataset, np.arange(len(labels))), labels)}
+
+
+def imagenet_class_ids(name: str, root: str | Path | None = None) -> list[int]:
+    """For each class of an ImageNet target, in its label order, that class's label in ImageNet (sorted wnids):
+    0..999 for imagenet_v2 and imagenet_sketch, 200 of them for imagenet_a and imagenet_r."""
+    if name not in IMAGENET_TARGETS:
+        raise ValueError(f"{name!r} is no ImageNet target; they are {', '.join(IMAGENET_TARGETS)}")
+    load(name, root, download=False)  # the checks and messages of `load` when a folder is missing
+    root = Path(root).expanduser() if root is not None else data_root()
+    return list(_target_classes(name, root)[1].values())
 
 
 _AUTO = "torchvision downloads it by itself on first use (download=True, the default) and checks its MD5."
@@ -241,6 +303,29 @@ DATASETS = {spec.name: spec for spec in [
                 "and imagenet/val/<wnid>/ (val sorted into class folders) and a file imagenet/classnames.txt with "
                 "one line '<wnid> <class name>' per class (CoOp's classnames.txt has this format).", _imagenet),
 ]}
+
+_TARGET = (" It is a test set only, in ImageNet's classes, so it also needs ImageNet's class names: the file "
+           "imagenet/classnames.txt of the imagenet entry (the images of ImageNet itself are not needed).")
+DATASETS.update({spec.name: spec for spec in [
+    DatasetSpec(name, title, "a photo of a {}.", folder, False, how_to_get + _TARGET,
+                functools.partial(_imagenet_target, name), splits=("test",))
+    for name, title, folder, how_to_get in [
+        ("imagenet_v2", "ImageNet-V2", "imagenetv2",
+         "Download imagenetv2-matched-frequency.tar.gz (github.com/modestyachts/ImageNetV2) and unpack it into "
+         "imagenetv2/, giving imagenetv2/imagenetv2-matched-frequency-format-val/0/ ... /999/ (folder k holds "
+         "ImageNet's class k in sorted wnid order)."),
+        ("imagenet_sketch", "ImageNet-Sketch", "imagenet-sketch",
+         "Download ImageNet-Sketch.zip (github.com/HaohanWang/ImageNet-Sketch) and unpack it into "
+         "imagenet-sketch/, giving imagenet-sketch/sketch/<wnid>/ for all 1000 classes (CoOp's name "
+         "imagenet-sketch/images/ works too)."),
+        ("imagenet_a", "ImageNet-A", "imagenet-adversarial",
+         "Download imagenet-a.tar (github.com/hendrycks/natural-adv-examples) and unpack it into "
+         "imagenet-adversarial/, giving imagenet-adversarial/imagenet-a/<wnid>/ for its 200 classes."),
+        ("imagenet_r", "ImageNet-R", "imagenet-rendition",
+         "Download imagenet-r.tar (github.com/hendrycks/imagenet-r) and unpack it into imagenet-rendition/, "
+         "giving imagenet-rendition/imagenet-r/<wnid>/ for its 200 classes."),
+    ]
+]})
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -377,4 +462,8 @@ def load_split(name: str, split: str, root=None, download: bool = True) -> tuple
     """One split of a real dataset: (ImageList of PIL images, int64 labels)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
+    spec = get_dataset(name)
+    if split not in spec.splits:
+        raise ValueError(f"{spec.title} has no {split} split: it is a test-only target of domain generalization. "
+                         f"Train on 'imagenet' and test on {name!r} (load_split({name!r}, 'test')).")
     return load(name, root, download)[1][split]
