@@ -103,6 +103,8 @@ class Domain:
     `outline_prob`, decides outlines; only single objects are sketched);
     distractors: probabilities of 1, 2, ... distractors beside an object or a digit (the rest: none);
     digit_sizes: the side in pixels of a digit drawn beside distractors, from lo to hi - 1;
+    pixelate: the picture is averaged over blocks of this many pixels a side (a coarser camera than the web's;
+    1: none);
     shape_name_rate, count_word_rate: a pretraining domain's captions name a shape by the tasks' word (else a
     synonym) and a count by its word (else mostly the numeral, "3 stars") this often.
     """
@@ -116,6 +118,7 @@ class Domain:
     renderings: tuple | None = None
     distractors: tuple = ()
     digit_sizes: tuple = (15, 19)
+    pixelate: int = 1
     shape_name_rate: float = TASK_WORD_RATE
     count_word_rate: float = 0.9
 
@@ -386,6 +389,10 @@ def render(scene: Scene, rng: np.random.Generator, domain: Domain = CLEAN, with_
     if scene.rendering == "blurry":
         sigma = float(np.hypot(sigma, rng.uniform(1.0, 1.5)))
     img = _gaussian_blur(img, sigma)
+    if domain.pixelate > 1:
+        k = domain.pixelate
+        blocks = img.reshape(n // k, k, n // k, k, 3).mean(axis=(1, 3))
+        img = blocks.repeat(k, axis=0).repeat(k, axis=1)
     fade = rng.uniform(*domain.contrast)
     img = 0.5 + fade * (img - 0.5)
     if scene.rendering == "dark":
