@@ -112,6 +112,20 @@ def test_candidate_renderings_change_the_picture_and_captions_name_them():
     _, captions = world.pretraining_batch(256, 0, 0, world.WEB)
     assert any("sketch" in c for c in captions) and any("blurry" in c for c in captions)
     assert not any("sketch" in c or "blurry" in c for c in world.pretraining_batch(256, 0, 0)[1])  # v3
+    circle = replace(scene, shape="circle")  # edges across the 2 x 2 blocks
+    sharp, coarse = (world.render(circle, np.random.default_rng(0), replace(quiet, pixelate=k)).astype(float)
+                     for k in (1, 2))
+    assert np.array_equal(coarse[::2, ::2], coarse[1::2, 1::2])  # a coarser camera: 2 x 2 blocks
+    assert abs(coarse.mean() - sharp.mean()) < 1 and not np.array_equal(coarse, sharp)
+
+
+def test_web_captions_name_shapes_and_counts_by_the_tasks_words_less_often():
+    """v4's web captions use "3 stars" more than "three stars"; v3's (CLEAN) keep their number words."""
+    rng = np.random.default_rng(0)
+    counts = [world.random_scene(rng, world.WEB, kind="count") for _ in range(300)]
+    for domain, low, high in ((world.WEB, 0.15, 0.4), (world.CLEAN, 0.7, 0.95)):  # a tenth: background only
+        worded = [world.NUMBER_WORDS[s.count] in world.caption(s, rng, domain).split() for s in counts]
+        assert low < np.mean(worded) < high, (domain.count_word_rate, np.mean(worded))
 
 
 def test_distractors_stay_outside_the_labelled_objects_box_and_the_crop_enlarges_it():
@@ -127,5 +141,6 @@ def test_distractors_stay_outside_the_labelled_objects_box_and_the_crop_enlarges
     rng = np.random.default_rng(0)
     scenes = [task.scene(0, rng) for _ in range(50)]
     assert all(1 <= len(s.distractors) <= 2 and all(g in world.SHAPES for g in s.distractors) for s in scenes)
+    assert all(13 <= world.task_image(task, "test", i, details=True)[2]["box"][0 + 2] <= 16 for i in range(20))
     web = [world.random_scene(rng, world.WEB, kind="object") for _ in range(50)]
     assert any(s.distractors for s in web) and all(g.startswith("digit") for s in web for g in s.distractors)
