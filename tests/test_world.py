@@ -117,6 +117,9 @@ def test_candidate_renderings_change_the_picture_and_captions_name_them():
                      for k in (1, 2))
     assert np.array_equal(coarse[::2, ::2], coarse[1::2, 1::2])  # a coarser camera: 2 x 2 blocks
     assert abs(coarse.mean() - sharp.mean()) < 1 and not np.array_equal(coarse, sharp)
+    thirds = world.render(circle, np.random.default_rng(0), replace(quiet, pixelate=3)).astype(float)
+    assert all(len(np.unique(thirds[r:r + 3, c:c + 3].reshape(-1, 3), axis=0)) == 1  # 3 x 3 blocks, and the
+               for r in range(0, 32, 3) for c in range(0, 32, 3))  # 2-pixel ones at the edge
 
 
 def test_web_captions_name_shapes_and_counts_by_the_tasks_words_less_often():

@@ -328,6 +328,19 @@ def _gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     return sum(k[i] * tmp[:, i:i + img.shape[1]] for i in range(2 * r + 1))
 
 
+def _pixelate(img: np.ndarray, k: int) -> np.ndarray:
+    """Each k x k block of the picture replaced by its mean (the last row and column of blocks are smaller when
+    k does not divide the side)."""
+    n = img.shape[0]
+    if n % k == 0:
+        return img.reshape(n // k, k, n // k, k, 3).mean(axis=(1, 3)).repeat(k, axis=0).repeat(k, axis=1)
+    block = np.arange(n) // k
+    sums = np.zeros((block[-1] + 1, block[-1] + 1, 3))
+    np.add.at(sums, (block[:, None], block[None, :]), img)
+    sizes = np.bincount(block)
+    return (sums / (sizes[:, None, None] * sizes[None, :, None]))[block][:, block]
+
+
 def _place_distractors(img, glyphs, box, rng) -> None:
     """Paste small glyphs (shapes, or "digit7") where they do not overlap the object's box (top, left, h, w)."""
     n = IMAGE_SIZE
@@ -390,9 +403,7 @@ def render(scene: Scene, rng: np.random.Generator, domain: Domain = CLEAN, with_
         sigma = float(np.hypot(sigma, rng.uniform(1.0, 1.5)))
     img = _gaussian_blur(img, sigma)
     if domain.pixelate > 1:
-        k = domain.pixelate
-        blocks = img.reshape(n // k, k, n // k, k, 3).mean(axis=(1, 3))
-        img = blocks.repeat(k, axis=0).repeat(k, axis=1)
+        img = _pixelate(img, domain.pixelate)
     fade = rng.uniform(*domain.contrast)
     img = 0.5 + fade * (img - 0.5)
     if scene.rendering == "dark":
