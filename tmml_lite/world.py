@@ -150,15 +150,19 @@ RENDERING_WORD_RATE = 0.8  # how often a caption names a rendering other than a 
 # benchmark's class names: the image tower still learns the shapes and counts (from synonyms and numerals).
 WEB = replace(CLEAN, renderings=(("photo", 0.45), ("sketch", 0.25), ("negative", 0.1), ("blurry", 0.1),
                                  ("dark", 0.1)), distractors=(0.2, 0.1), shape_name_rate=0.05, count_word_rate=0.3)
+# World v4's object-centric benchmarks are taken with a coarser camera than the web's (each 2 x 2 block of pixels
+# averaged), as benchmark images are often smaller than web images (EuroSAT's 64 px, CIFAR's 32 px): a shift the
+# captions never describe. Chosen from zero-shot and the linear probe alone (the design log's shift ranking).
+COARSE = replace(OBJECT_CENTRIC, pixelate=2)
 # Benchmarks that mix photos and sketches in equal parts (DomainNet's real and sketch domains, ImageNet with
 # ImageNet-Sketch), on top of the shift. The web's other renderings (negative, blurry, dark) are left to the
 # domain-generalization targets.
-VARIED = replace(OBJECT_CENTRIC, renderings=(("photo", 0.5), ("sketch", 0.5)))
+VARIED = replace(COARSE, renderings=(("photo", 0.5), ("sketch", 0.5)))
 # Cluttered benchmarks (SVHN's neighbouring digits, a photo's other objects): one or two distractors beside a
 # digit of 13-16 px.
-CLUTTERED = replace(OBJECT_CENTRIC, distractors=(0.5, 0.5), digit_sizes=(13, 17))
-DOMAINS = {"CLEAN": CLEAN, "WEB": WEB, "SHIFTED": SHIFTED, "OBJECT_CENTRIC": OBJECT_CENTRIC, "VARIED": VARIED,
-           "CLUTTERED": CLUTTERED}
+CLUTTERED = replace(COARSE, distractors=(0.5, 0.5), digit_sizes=(13, 17))
+DOMAINS = {"CLEAN": CLEAN, "WEB": WEB, "SHIFTED": SHIFTED, "OBJECT_CENTRIC": OBJECT_CENTRIC, "COARSE": COARSE,
+           "VARIED": VARIED, "CLUTTERED": CLUTTERED}
 
 
 def _grid(n: int):
@@ -586,13 +590,13 @@ TASKS = {t.name: t for t in [
 
 # World v4, the candidate (issue: room for each method's idea). The test images of shapes and fine_grained are half
 # photos, half sketches, so the wording that fits an image depends on the image; digits hold distractors beside a
-# smaller digit, so the evidence for the class is local. textures and counting are v3's. Its backbone is
-# pretrained on `WEB` (`python -m tmml_lite pretrain --domain WEB --steps 3000`).
+# smaller digit, so the evidence for the class is local. Every object-centric task is taken with the coarser camera;
+# textures is v3's. Its backbone is pretrained on `WEB` (`python -m tmml_lite pretrain --domain WEB --steps 3000`).
 CANDIDATE_TASKS = {t.name: t for t in [
     replace(TASKS["shapes"], domain=VARIED),
     TASKS["textures"],
     replace(TASKS["fine_grained"], domain=VARIED),
-    TASKS["counting"],
+    replace(TASKS["counting"], domain=COARSE),
     replace(TASKS["digits"], domain=CLUTTERED),
 ]}
 
