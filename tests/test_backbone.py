@@ -121,8 +121,8 @@ def test_openai_weights_build_quick_gelu_and_load_from_the_cache_offline(tmp_pat
 
 
 def test_random_weights_keep_the_config_activation(vit_b16_random):
+    """Only the openai weights switch ViT-B-16 to QuickGELU (above); random weights keep the config's GELU."""
     assert activations(vit_b16_random.model) == {"GELU"}
-    assert activations(load_clip("ViT-B-16-quickgelu", pretrained=None, profile="full").model) == {"QuickGELU"}
 
 
 def test_weights_are_taken_from_the_cache_or_downloaded_only_when_the_hub_answers(tmp_path, monkeypatch):

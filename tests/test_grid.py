@@ -94,6 +94,13 @@ def test_the_bench_command_runs_resumes_and_merges(tmp_path, capsys):
     assert "| zero-shot |" in capsys.readouterr().out and (tmp_path / "table.md").exists()
 
 
+def test_bench_on_the_candidate_world_names_its_tasks_when_one_is_unknown(tmp_path):
+    from tmml_lite.__main__ import main
+    with pytest.raises(SystemExit, match="unknown tasks \\['shape'\\] of world v4; choose from shapes, textures"):
+        main(["bench", "--world", "candidate", "--tasks", "shape", "--results", str(tmp_path / "r.csv"),
+              "--profile", "tiny"])
+
+
 def test_compare_tells_whether_a_regenerated_grid_or_checkpoint_equals_the_committed_one(tmp_path, capsys):
     """`compare` is how the README checks that `make bench` and `make pretrain` reproduce the committed files."""
     from tmml_lite.__main__ import main

@@ -71,8 +71,15 @@ def _bench(args) -> int:
     from .backbone import load_clip
     from .grid import markdown_table, run_grid, summarize_rows
     from .methods import ABLATIONS, BOOK_METHODS
+    from .world import CANDIDATE_TASKS
+    tasks = args.tasks
+    if args.world == "candidate":
+        unknown = [t for t in tasks if t not in CANDIDATE_TASKS]
+        if unknown:
+            raise SystemExit(f"unknown tasks {unknown} of world v4; choose from {', '.join(CANDIDATE_TASKS)}")
+        tasks = [CANDIDATE_TASKS[t] for t in tasks]
     k, n = (int(v) for v in args.shard.split("/"))
-    backbone = load_clip(device=_device(args.device), profile=args.profile)
+    backbone = load_clip(pretrained=args.checkpoint or "default", device=_device(args.device), profile=args.profile)
     if args.protocol != ["base-to-new"]:
         from .protocols import run_transfer
         if "base-to-new" in args.protocol:
@@ -82,7 +89,7 @@ def _bench(args) -> int:
         print(_transfer_tables(rows, args.protocol))
         return 0
     methods = args.methods or list(dict.fromkeys(BOOK_METHODS + ABLATIONS))
-    rows = run_grid(methods, args.tasks, args.seeds, args.shots, args.results, backbone, shard=(k, n))
+    rows = run_grid(methods, tasks, args.seeds, args.shots, args.results, backbone, shard=(k, n))
     print(markdown_table(summarize_rows(rows), methods=methods))
     return 0
 
@@ -247,6 +254,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default=None, help="e.g. cuda; default: cuda if available, else cpu")
     b.add_argument("--profile", choices=["tiny", "full"], default=None,
                    help="tiny (TinyCLIP) or full (ViT-B-16); default: $TMML_PROFILE, else CUDA -> full")
+    b.add_argument("--world", choices=["shipped", "candidate"], default="shipped",
+                   help="base-to-new only: the tasks of world v3 (shipped) or of world v4 (candidate)")
+    b.add_argument("--checkpoint", default=None, help="TinyCLIP weights (default: the shipped checkpoint)")
     m = sub.add_parser("merge", help="summary table (Markdown) of one or more result CSVs: base-to-new, or "
                                      "cross-dataset and domain generalization in the papers' shape")
     m.add_argument("results", nargs="+", help="CSV files written by `bench` (all of one protocol family)")
