@@ -14,7 +14,8 @@ measurements of each attempt, is the design log on the book's reproduce page.
 World v4 (`CANDIDATE_TASKS`, pretrained on `WEB`) adds what real benchmarks have and v3 lacks: pictures taken in
 several renderings (`RENDERINGS`: photo, sketch, negative, blurry, dark), which web captions name now and then, and
 small distractors beside a smaller object, so that the wording that fits an image depends on the image and the
-evidence for its class is local.
+evidence for its class is local. It is frozen (design log "v4d"), with its backbone
+`backbone.TINY_CHECKPOINT_V4` and its premise table; the shipped `TASKS` stay v3's until the chapters move to it.
 """
 
 from __future__ import annotations
