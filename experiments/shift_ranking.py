@@ -14,8 +14,8 @@ from dataclasses import replace
 
 from tmml_lite import data, world
 from tmml_lite.backbone import load_clip
-from tmml_lite.premises import linear_probe, own_template
-from tmml_lite.zeroshot import encode_images, features_accuracy
+from tmml_lite.premises import linear_probe
+from tmml_lite.zeroshot import encode_images, features_accuracy, own_template
 
 
 def zs_and_probe(backbone, task, seed: int) -> tuple[float, float]:

@@ -70,7 +70,7 @@ def _bench_speed(args) -> int:
 def _bench(args) -> int:
     from .backbone import load_clip
     from .grid import markdown_table, run_grid, summarize_rows
-    from .methods import ABLATIONS, BOOK_METHODS
+    from .methods import ABLATIONS, BOOK_METHODS, PAPERS_ZERO_SHOT
     from .world import CANDIDATE_TASKS
     tasks = args.tasks
     if args.world == "candidate":
@@ -89,7 +89,8 @@ def _bench(args) -> int:
         print(_transfer_tables(rows, args.protocol))
         return 0
     methods = args.methods or list(dict.fromkeys(BOOK_METHODS + ABLATIONS))
-    rows = run_grid(methods, tasks, args.seeds, args.shots, args.results, backbone, shard=(k, n))
+    specs = [PAPERS_ZERO_SHOT if m == "zero-shot" and args.world == "candidate" else m for m in methods]
+    rows = run_grid(specs, tasks, args.seeds, args.shots, args.results, backbone, shard=(k, n))
     print(markdown_table(summarize_rows(rows), methods=methods))
     return 0
 
@@ -255,7 +256,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", choices=["tiny", "full"], default=None,
                    help="tiny (TinyCLIP) or full (ViT-B-16); default: $TMML_PROFILE, else CUDA -> full")
     b.add_argument("--world", choices=["shipped", "candidate"], default="shipped",
-                   help="base-to-new only: the tasks of world v3 (shipped) or of world v4 (candidate)")
+                   help="base-to-new only: the tasks of world v3 (shipped), or of world v4 (candidate) with the "
+                        "zero-shot row written with each task's own template")
     b.add_argument("--checkpoint", default=None, help="TinyCLIP weights (default: the shipped checkpoint)")
     m = sub.add_parser("merge", help="summary table (Markdown) of one or more result CSVs: base-to-new, or "
                                      "cross-dataset and domain generalization in the papers' shape")

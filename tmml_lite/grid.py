@@ -29,6 +29,7 @@ from .engine import run_seed, run_seeds
 from .methods import MethodSpec, get_method, recipe
 from .metrics import harmonic_mean, paired_difference, summarize
 from .store import CsvStore
+from .zeroshot import base_new_accuracy
 
 FIELDS = ("method", "task", "seed", "shots", "backbone", "base", "new", "seconds")
 GRID_STORE = CsvStore(FIELDS, key=("method", "task", "seed", "shots", "backbone"),
@@ -49,6 +50,10 @@ def run_method(method: str | MethodSpec, task, backbone, seeds=(1, 2, 3), shots:
     learner, its recipe (`methods.recipe`) and its optimizer: `engine.run_seeds`, i.e. the summary (Base, New,
     their stds, H) plus "runs" and "learner"."""
     spec = get_method(method)
+    if spec.template:  # zero-shot with a hand-written template: nothing to build or train
+        runs = [base_new_accuracy(backbone, task, seed, shots, spec.template) for seed in seeds]
+        return {**summarize([r["base"] for r in runs], [r["new"] for r in runs]),
+                "runs": [{"seed": s, **r} for s, r in zip(seeds, runs)], "learner": None}
     return run_seeds(spec.learners(backbone), task, recipe(spec, backbone.name), seeds, shots, run_dir, progress,
                      spec.make_optimizer)
 
@@ -91,8 +96,11 @@ def run_grid(methods, tasks, seeds=(1, 2, 3), shots: int = 16, results: str | Pa
     for method, task, seed in tqdm(todo, desc="grid", disable=not progress):
         spec = specs[method]
         t0 = time.perf_counter()
-        run = run_seed(spec.learners(backbone), tasks[task], recipe(spec, backbone.name), seed, shots,
-                       progress=False, make_optimizer=spec.make_optimizer)
+        if spec.template:
+            run = base_new_accuracy(backbone, tasks[task], seed, shots, spec.template)
+        else:
+            run = run_seed(spec.learners(backbone), tasks[task], recipe(spec, backbone.name), seed, shots,
+                           progress=False, make_optimizer=spec.make_optimizer)
         GRID_STORE.append(results, {"method": method, "task": task, "seed": seed, "shots": shots,
                                     "backbone": backbone.name, "base": round(run["base"], 2),
                                     "new": round(run["new"], 2), "seconds": round(time.perf_counter() - t0, 1)})

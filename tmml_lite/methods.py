@@ -27,7 +27,7 @@ from .cocoop import CoCoOp
 from .coop import CoOp
 from .engine import TrainConfig, make_optimizer
 from .tmml import TMML, TMMLOptions
-from .zeroshot import CLIP_TEMPLATE
+from .zeroshot import CLIP_TEMPLATE, OWN
 
 # CoCoOp's recipe, also TMML's and every ablation's: one text-encoder pass per (image, class) makes a step cost
 # about batch_size times a CoOp step, so the batch is small (CoCoOp itself uses 1) and the epochs are few. The
@@ -44,12 +44,15 @@ PAPER_LR = 0.002
 @dataclass(frozen=True)
 class MethodSpec:
     """A method: build(backbone, classnames, seed) -> learner, its recipe, what it is, and the optimizer factory
-    `fit` uses (make_optimizer(params, cfg) -> (optimizer, scheduler); the engine's SGD by default)."""
+    `fit` uses (make_optimizer(params, cfg) -> (optimizer, scheduler); the engine's SGD by default). With a
+    `template`, it is zero-shot CLIP with that hand-written template (`zeroshot.OWN`: each task's own), and the
+    runners score it without building or training a learner."""
     name: str
     build: Callable
     config: TrainConfig
     about: str
     make_optimizer: Callable = make_optimizer
+    template: str | None = None
 
     def learners(self, backbone) -> Callable:
         """make_learner(classnames, seed) -> a fresh learner of this method, as `engine.run_seed` takes it."""
@@ -114,6 +117,10 @@ METHODS = {spec.name: spec for spec in [
     MethodSpec("TMML + consistency", tmml_variant(consistency=1.0), COCOOP_CONFIG,
                "loss + pull of the class texts towards the hand-written prompts"),
 ]}
+# The papers' zero-shot row: each task's own hand-written template (CoOp's CUSTOM_TEMPLATES), not the "a photo of
+# a {}." that CoOp starts from. World v4's grids use it as their "zero-shot"; world v3's grids use the one above.
+PAPERS_ZERO_SHOT = MethodSpec("zero-shot", _coop, TrainConfig(epochs=0),
+                              "the task's own hand-written prompt (the papers' zero-shot row)", template=OWN)
 BOOK_METHODS = ("zero-shot", "CoOp", "CoCoOp", "TMML")
 ABLATIONS = ("CoOp (batch 4)", "CoOp + shared offset", "CTP", "TFT", "TMML", "CTP global", "CTP random init",
              "CTP no bias", "TMML alpha 0.03", "TMML alpha 0.3", "TMML + symmetric", "TMML + consistency")

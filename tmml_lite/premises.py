@@ -42,7 +42,8 @@ from .engine import TrainConfig, run_seed
 from .methods import get_method, recipe
 from .metrics import accuracy, paired_difference
 from .store import CsvStore
-from .zeroshot import CLIP_TEMPLATE, encode_images, features_accuracy, similarity_matrix, text_classifier
+from .zeroshot import (CLIP_TEMPLATE, OWN, encode_images, features_accuracy, own_template, similarity_matrix,
+                       text_classifier)
 
 FIELDS = ("task", "seed", "shots", "backbone", "chance", "zs_base", "zs_new", "lp_base", "lp_C", "coop_base",
           "coop_new")
@@ -74,15 +75,6 @@ def linear_probe(backbone, splits: dict, Cs=PROBE_C, features: dict | None = Non
             best = (val, C, probe)
     _, C, probe = best
     return 100.0 * float((probe.predict(x_test) == splits["test_base"].labels).mean()), C
-
-
-OWN = "own"  # as a zero-shot template: the task's own hand-written one (the papers' zero-shot row)
-
-
-def own_template(task) -> str:
-    """A task's own hand-written template, the one the papers' zero-shot row uses (CoOp's CUSTOM_TEMPLATES):
-    the first of `data.task_templates`."""
-    return data.task_templates(task)[0]
 
 
 def premise_row(backbone, task, seed: int, shots: int = 16, coop_config: TrainConfig | None = None,

@@ -19,10 +19,18 @@ import torch.nn.functional as F
 
 from . import world
 from .backbone import full_precision
-from .data import check_classnames, image_batches, load_split, task_classnames, task_name, task_templates
+from .data import (base_to_new, check_classnames, image_batches, load_split, task_classnames, task_name,
+                   task_templates)
 from .metrics import accuracy
 
 CLIP_TEMPLATE = "a photo of a {}."  # the single template CLIP and CoOp start from
+OWN = "own"  # as a zero-shot template: the task's own hand-written one (the papers' zero-shot row)
+
+
+def own_template(task) -> str:
+    """A task's own hand-written template, the one the papers' zero-shot row uses (CoOp's CUSTOM_TEMPLATES):
+    the first of `data.task_templates`."""
+    return task_templates(task)[0]
 
 
 def _device(model) -> torch.device:
@@ -98,3 +106,15 @@ def zeroshot_table(backbone, tasks=None, split: str = "test") -> list[dict]:
             row[column] = round(features_accuracy(backbone, image_features, labels, names, templates), 1)
         rows.append(row)
     return rows
+
+
+def base_new_accuracy(backbone, task, seed: int, shots: int = 16, template: str = OWN) -> dict:
+    """Zero-shot CLIP on the base-to-new split of `task` with one template (`OWN`: the task's own), each half
+    scored against its own class names: {"base", "new"} in %. Nothing is trained, so the seed only picks the
+    shots, which zero-shot never sees."""
+    model, preprocess, _ = backbone
+    template = own_template(task) if template == OWN else template
+    splits = base_to_new(task, shots, seed)
+    return {half: features_accuracy(backbone, encode_images(model, preprocess, splits[f"test_{half}"].images),
+                                    splits[f"test_{half}"].labels, splits[f"test_{half}"].classnames, [template])
+            for half in ("base", "new")}
