@@ -75,7 +75,7 @@ notebooks: $(INSTALLED)
 	$(PY) scripts/execute_notebooks.py --timeout 600 notebooks
 
 exercises: $(INSTALLED)
-	$(PY) scripts/run_exercises.py notebooks book/reproduce.md
+	$(PY) scripts/run_exercises.py notebooks book/background.md book/method.md book/reproduce.md
 
 pretrain: $(INSTALLED)
 	$(PY) -m tmml_lite pretrain

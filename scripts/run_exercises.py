@@ -9,7 +9,7 @@ that prints a line wider than the book's code column counts as failed. Exercises
 marked `(Colab GPU)` are listed and skipped.
 
 Usage: python scripts/run_exercises.py [--timeout SECONDS] [--save DIR] [NOTEBOOK_OR_DIR_OR_PAGE.md ...]
-(default: notebooks/ and book/reproduce.md)
+(default: notebooks/ and the book pages with exercises: background, method, reproduce)
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ def run(path: Path, timeout: int, save: Path | None = None) -> bool:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path,
-                        default=[ROOT / "notebooks", ROOT / "book" / "reproduce.md"])
+                        default=[ROOT / "notebooks", *(ROOT / "book" / f"{page}.md"
+                                                       for page in ("background", "method", "reproduce"))])
     parser.add_argument("--timeout", type=int, default=1200, help="seconds allowed per cell")
     parser.add_argument("--save", type=Path, default=None,
                         help="also write each executed notebook, solutions and their outputs included, here")
