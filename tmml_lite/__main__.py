@@ -129,8 +129,9 @@ def _merge(args) -> int:
     summary = summarize_rows(read_rows(*args.results))
     table = markdown_table(summary)
     if args.papers or any(is_dataset(r["task"]) for r in summary):
-        table += ("\n\nBeside the papers (ViT-B/16, their average over 11 datasets; papers.py names the "
-                  "sources):\n\n" + markdown(paper_rows(summary)))
+        table += ("\n\nBeside the papers (ViT-B/16; each dataset beside its published row, our average beside "
+                  "the papers' average over the same datasets; tmml_lite/assets/papers/ names the sources):\n\n"
+                  + markdown(paper_rows(summary)))
     print(table)
     if args.out:
         Path(args.out).write_text(table + "\n")

@@ -1,17 +1,26 @@
-"""The published ViT-B/16 base-to-new results, and ours in the same shape, row for row.
+"""The published ViT-B/16 results of all three protocols, and ours in the same shape, row for row.
 
 For example::
 
     rows = paper_rows(grid.summarize_rows(grid.read_rows("results/full.csv")))
     print(markdown(rows))   # or pandas.DataFrame(rows)
+    published("CoOp", "eurosat")  # (Base, New, H) of CoOp on EuroSAT in the CoCoOp paper
 
-The papers (16 shots, seeds 1-3, 11 datasets, ViT-B/16 with OpenAI's weights) report Base / New / H per dataset
-and averaged over the 11. Only the averages are here: we could not read the per-dataset part of the CoCoOp
-paper's Table 1 from a source available to us, so a dataset's row has no published numbers (left empty, never
-copied from memory). TMML's paper is known to us by its abstract only: its gains over CoCoOp on the average.
+The papers (16 shots, seeds 1-3, 11 datasets, ViT-B/16 with OpenAI's weights) report Base / New / H per
+dataset and averaged over the 11: "average" is the mean of Base and of New over the datasets, and its H is H of
+those two means. The numbers and the paper each comes from are in `assets/papers/` (CSV files with a README that
+says how they were checked). TMML's paper is known to us by its abstract only: its gains over CoCoOp on the
+average, no per-dataset numbers.
 """
 
 from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from .metrics import harmonic_mean
+
+PAPERS = Path(__file__).parent / "assets" / "papers"
 
 # the papers' dataset order (CoCoOp, Table 1) and names; ours on the left (UCF101 is not registered here)
 PAPER_DATASETS = {
@@ -21,13 +30,17 @@ PAPER_DATASETS = {
 }
 PAPER_METHODS = {"zero-shot": "CLIP", "CoOp": "CoOp", "CoCoOp": "CoCoOp", "TMML": "TMML"}  # ours -> the papers'
 
-# (method, dataset) -> (Base, New, H). Source: Zhou et al., "Conditional Prompt Learning for Vision-Language
-# Models" (CoCoOp), CVPR 2022, Table 1 (a), "Average over 11 datasets", ViT-B/16.
-PUBLISHED = {
-    ("CLIP", "average"): (69.34, 74.22, 71.70),
-    ("CoOp", "average"): (82.69, 63.22, 71.66),
-    ("CoCoOp", "average"): (80.47, 71.69, 75.83),
-}
+
+def _read(name: str) -> list[dict]:
+    with (PAPERS / name).open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# (method, dataset or "average") -> (Base, New, H), the papers' names: CLIP (a hand-written template per dataset),
+# CoOp and CoCoOp from the CoCoOp paper's Table 1, KgCoOp, MaPLe, PromptSRC, TCP and MMRL from their own papers.
+PUBLISHED = {(r["method"], r["dataset"]): (float(r["base"]), float(r["new"]), float(r["H"]))
+             for r in _read("base_to_new_vit_b16.csv")}
+SOURCES = {(r["method"], r["dataset"]): r["source"] for r in _read("base_to_new_vit_b16.csv")}
 # Source: Long et al., "Task-Oriented Multi-Modal Mutual Learning for Vision-Language Models", ICCV 2023
 # (arXiv:2303.17169), abstract: over CoCoOp, on average over the 11 datasets. Its Base is not in the abstract.
 TMML_GAINS_OVER_COCOOP = {"new": 4.03, "H": 3.19}
@@ -35,7 +48,7 @@ TMML_GAINS_OVER_COCOOP = {"new": 4.03, "H": 3.19}
 
 def published(method: str, dataset: str = "average") -> tuple[float | None, float | None, float | None]:
     """(Base, New, H) the papers report for `method` (ours or the papers' name) on `dataset` (ours, the
-    papers' name or "average"); None where they report nothing we could read."""
+    papers' name or "average", over their 11 datasets); None where they report nothing."""
     method, dataset = PAPER_METHODS.get(method, method), PAPER_DATASETS.get(dataset, dataset)
     if method == "TMML" and dataset == "average":
         _, new, h = PUBLISHED[("CoCoOp", "average")]
@@ -43,9 +56,25 @@ def published(method: str, dataset: str = "average") -> tuple[float | None, floa
     return PUBLISHED.get((method, dataset), (None, None, None))
 
 
+def published_average(method: str, datasets) -> tuple[float | None, float | None, float | None]:
+    """The papers' average of `method` over `datasets` (ours or the papers' names), computed as they compute
+    theirs (the mean Base, the mean New, H of the two), so that an average over fewer datasets is compared
+    with the papers' average over the same ones; over all 11 it is the published average. (None, None, None)
+    when a dataset has no published row."""
+    names = {PAPER_DATASETS.get(d, d) for d in datasets}
+    if names == set(PAPER_DATASETS.values()):
+        return published(method)
+    rows = [published(method, d) for d in names]
+    if not rows or any(r[0] is None for r in rows):
+        return None, None, None
+    base, new = sum(r[0] for r in rows) / len(rows), sum(r[1] for r in rows) / len(rows)
+    return base, new, harmonic_mean(base, new)
+
+
 def paper_rows(summary: list[dict]) -> list[dict]:
     """One row per (dataset, method) of `grid.summarize_rows(...)`, in the papers' order (the average first),
-    with our seed-averaged Base / New / H and the published ones beside them (None where there are none)."""
+    with our seed-averaged Base / New / H and the published ones beside them (None where there are none): per
+    dataset the paper's row, and beside our average the papers' average over the same datasets."""
     tasks = [t for t in dict.fromkeys(r["task"] for r in summary) if t != "average"]
     order = {name: i for i, name in enumerate(PAPER_DATASETS)}
     tasks.sort(key=lambda t: order.get(t, len(order)))  # the papers' datasets first, in their order
@@ -53,13 +82,12 @@ def paper_rows(summary: list[dict]) -> list[dict]:
     cell = {(r["method"], r["task"]): r for r in summary}
     rows = []
     for task in ["average"] + tasks:
-        label = f"average ({len(tasks)} here, 11 in the papers)" if task == "average" else \
-            PAPER_DATASETS.get(task, task)
+        label = f"average of {len(tasks)}" if task == "average" else PAPER_DATASETS.get(task, task)
         for method in methods:
             r = cell.get((method, task))
             if r is None:
                 continue
-            paper = published(method, task)
+            paper = published_average(method, tasks) if task == "average" else published(method, task)
             rows.append({"dataset": label, "method": method, "seeds": r["seeds"], "Base": r["base"],
                          "New": r["new"], "H": r["H"],
                          "paper Base": paper[0], "paper New": paper[1], "paper H": paper[2]})
@@ -83,32 +111,15 @@ def markdown(rows: list[dict]) -> str:
 
 # The other two protocols: prompts learned on ImageNet (all 1000 classes, 16 shots), tested on other datasets
 # (cross-dataset; "average" is over the 10 targets, UCF101 included, ImageNet excluded) or on ImageNet's shifted
-# versions (domain generalization; the average of the 4 targets). Sources: CoCoOp paper (Zhou et al., CVPR 2022),
-# Table 2 (cross-dataset, CoOp and CoCoOp) and Table 3 (domain generalization, CLIP, CoOp and CoCoOp); the CLIP
-# row of cross-dataset is not in that Table 2 but quoted by later papers (e.g. ProText, Table 4).
-PUBLISHED_TRANSFER = {
-    ("cross-dataset", "CLIP"): {
-        "ImageNet": 66.72, "Caltech101": 92.98, "OxfordPets": 89.13, "StanfordCars": 65.29, "Flowers102": 71.30,
-        "Food101": 86.11, "FGVCAircraft": 24.90, "SUN397": 62.59, "DTD": 44.56, "EuroSAT": 47.84, "UCF101": 66.83,
-        "average": 65.15},
-    ("cross-dataset", "CoOp"): {
-        "ImageNet": 71.51, "Caltech101": 93.70, "OxfordPets": 89.14, "StanfordCars": 64.51, "Flowers102": 68.71,
-        "Food101": 85.30, "FGVCAircraft": 18.47, "SUN397": 64.15, "DTD": 41.92, "EuroSAT": 46.39, "UCF101": 66.55,
-        "average": 63.88},
-    ("cross-dataset", "CoCoOp"): {
-        "ImageNet": 71.02, "Caltech101": 94.43, "OxfordPets": 90.14, "StanfordCars": 65.32, "Flowers102": 71.88,
-        "Food101": 86.06, "FGVCAircraft": 22.94, "SUN397": 67.36, "DTD": 45.73, "EuroSAT": 45.37, "UCF101": 68.21,
-        "average": 65.74},
-    ("domain-generalization", "CLIP"): {
-        "ImageNet": 66.73, "ImageNet-V2": 60.83, "ImageNet-Sketch": 46.15, "ImageNet-A": 47.77, "ImageNet-R": 73.96,
-        "average": 57.18},
-    ("domain-generalization", "CoOp"): {
-        "ImageNet": 71.51, "ImageNet-V2": 64.20, "ImageNet-Sketch": 47.99, "ImageNet-A": 49.71, "ImageNet-R": 75.21,
-        "average": 59.28},
-    ("domain-generalization", "CoCoOp"): {
-        "ImageNet": 71.02, "ImageNet-V2": 64.07, "ImageNet-Sketch": 48.75, "ImageNet-A": 50.63, "ImageNet-R": 76.18,
-        "average": 59.91},
-}
+# versions (domain generalization; the average of the 4 targets). (protocol, method) -> {dataset or "average":
+# accuracy %}; CLIP, CoOp and CoCoOp from the CoCoOp paper's Tables 2 and 3 (the CLIP row of cross-dataset as
+# later papers quote it), the later methods from their own papers; each row's source is in its CSV.
+PUBLISHED_TRANSFER: dict[tuple[str, str], dict[str, float]] = {}
+for _protocol, _file in (("cross-dataset", "cross_dataset_vit_b16.csv"),
+                         ("domain-generalization", "domain_generalization_vit_b16.csv")):
+    for _r in _read(_file):
+        _dataset = "average" if _r["role"] == "average" else _r["dataset"]
+        PUBLISHED_TRANSFER.setdefault((_protocol, _r["method"]), {})[_dataset] = float(_r["accuracy"])
 TRANSFER_DATASETS = {"imagenet_v2": "ImageNet-V2", "imagenet_sketch": "ImageNet-Sketch", "imagenet_a": "ImageNet-A",
                      "imagenet_r": "ImageNet-R"}
 
@@ -118,5 +129,5 @@ def published_transfer(protocol: str) -> dict[str, dict[str, float]]:
     ("cross-dataset" or "domain-generalization")."""
     ours = {v: k for k, v in {**PAPER_DATASETS, **TRANSFER_DATASETS}.items()}
     methods = {v: k for k, v in PAPER_METHODS.items()}
-    return {methods[m]: {ours.get(d, d): acc for d, acc in values.items()}
+    return {methods.get(m, m): {ours.get(d, d): acc for d, acc in values.items()}
             for (p, m), values in PUBLISHED_TRANSFER.items() if p == protocol}
