@@ -9,7 +9,7 @@ first) under which no seed of any task of any control ends below zero-shot on it
 that all pass, the first one is kept. New classes play no part in the choice.
 
     TMML_PROFILE=tiny python experiments/grad_clip.py --world candidate \\
-        --checkpoint runs/TinyCLIP-P8-v4.safetensors --clips none 1.0 0.5
+        --checkpoint tmml_lite/assets/TinyCLIP-P8-v4.safetensors --clips none 1.0 0.5
 """
 
 from __future__ import annotations
