@@ -94,6 +94,21 @@ def test_premises_g_and_h_read_the_paired_gains():
     assert not check_transfer(_rows(zs, gains_as_much_shifted))["g"][0]
 
 
+def test_the_paired_differences_of_a_protocol_are_per_seed_and_mark_ties():
+    from tmml_lite.protocols import transfer_paired_frame
+    dg = TINY["domain-generalization"]
+    source, shifted = "fine_grained-photo", [t.name for t in dg.targets]
+    zs = {t: 50.0 for t in [source, *shifted]}
+    coop = {source: [60.0, 61.0, 59.0], shifted[0]: [51.0, 49.0, 53.0], **{t: [50.0, 50.0, 50.0] for t in shifted[1:]}}
+    frame = transfer_paired_frame(_rows(zs, coop), "domain-generalization", "CoOp", "zero-shot", "TinyCLIP-P8")
+    assert frame.index.tolist() == ["CoOp − zero-shot"] and frame.index.name == "domain-generalization"
+    assert frame.loc["CoOp − zero-shot", source] == "+10.0 ± 1.0"
+    assert frame.loc["CoOp − zero-shot", shifted[0]] == "+1.0 ± 2.0 (tie)"
+    assert frame.loc["CoOp − zero-shot", "average"] == "+0.2 ± 0.5 (tie)"  # the targets' mean, seed by seed
+    with pytest.raises(ValueError, match="share no seed"):
+        transfer_paired_frame(_rows(zs, coop), "domain-generalization", "CoOp", "TMML", "TinyCLIP-P8")
+
+
 def test_merge_prints_both_protocols_in_the_papers_shape(tmp_path, capsys):
     from tmml_lite.__main__ import main
     from tmml_lite.protocols import TRANSFER_STORE

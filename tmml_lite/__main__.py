@@ -97,10 +97,11 @@ def _bench(args) -> int:
 
 def _transfer_tables(rows, protocols) -> str:
     """Each protocol in the papers' shape (source, each target, the average of the targets), seed means in %;
-    in the full profile, the published ViT-B/16 rows below ours."""
+    in the full profile, the published ViT-B/16 rows below ours; then each learner's paired difference from
+    zero-shot."""
     from .backbone import TINY_MODELS
     from .papers import published_transfer
-    from .protocols import transfer_frame
+    from .protocols import transfer_frame, transfer_paired_frame
     parts = []
     for name in protocols:
         frame = transfer_frame(rows, name)
@@ -110,7 +111,13 @@ def _transfer_tables(rows, protocols) -> str:
             for method, values in published_transfer(name).items():
                 lines.append(f"| {method} (paper) | " + " | ".join(
                     "" if values.get(c) is None else f"{values[c]:.2f}" for c in frame.columns) + " |")
-        parts.append(f"{name}, seed means (%); average = mean of the targets, source excluded\n\n" + "\n".join(lines))
+        if "zero-shot" in frame.index:  # each learner against zero-shot, seed by seed
+            for method in (m for m in frame.index if m != "zero-shot"):
+                paired = transfer_paired_frame(rows, name, method, "zero-shot")
+                lines.append(f"| {paired.index[0]} | " + " | ".join(paired.iloc[0]) + " |")
+        parts.append(f"{name}, seed means (%); average = mean of the targets, source excluded; a learner − "
+                     f"zero-shot is the paired difference over seeds, (tie) within twice its std\n\n"
+                     + "\n".join(lines))
     return "\n\n".join(parts)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .engine import run_seed, run_seeds
 from .methods import MethodSpec, get_method, recipe
-from .metrics import harmonic_mean, paired_difference, summarize
+from .metrics import difference_text, harmonic_mean, paired_difference, summarize
 from .store import CsvStore
 from .zeroshot import base_new_accuracy
 
@@ -159,11 +159,6 @@ def paired(rows: list[dict], a: str, b: str, task: str, metric: str = "new") -> 
     if not seeds:
         raise ValueError(f"{a!r} and {b!r} share no seed on task {task!r} in these rows")
     return {**paired_difference([va[s] for s in seeds], [vb[s] for s in seeds]), "seeds": seeds}
-
-
-def difference_text(d: dict) -> str:
-    """A paired difference as the chapters print it: "+2.1 ± 0.4", with " (tie)" when within its noise."""
-    return f"{d['mean']:+.1f} ± {d['std']:.1f}" + ("" if d["beyond_noise"] else " (tie)")
 
 
 def paired_frame(rows: list[dict], a: str, b: str, tasks=None, metrics=("base", "new", "H")):

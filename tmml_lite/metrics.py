@@ -41,3 +41,8 @@ def paired_difference(a, b) -> dict:
     mean = sum(d) / len(d)
     std = (sum((x - mean) ** 2 for x in d) / (len(d) - 1)) ** 0.5 if len(d) > 1 else 0.0
     return {"mean": mean, "std": std, "n": len(d), "beyond_noise": len(d) > 1 and abs(mean) > 2 * std}
+
+
+def difference_text(d: dict) -> str:
+    """A paired difference as the chapters print it: "+2.1 ± 0.4", with " (tie)" when within its noise."""
+    return f"{d['mean']:+.1f} ± {d['std']:.1f}" + ("" if d["beyond_noise"] else " (tie)")

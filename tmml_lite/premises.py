@@ -40,7 +40,7 @@ import numpy as np
 from . import data, world
 from .engine import TrainConfig, run_seed
 from .methods import get_method, recipe
-from .metrics import accuracy, paired_difference
+from .metrics import accuracy, difference_text, paired_difference
 from .store import CsvStore
 from .zeroshot import (CLIP_TEMPLATE, OWN, encode_images, features_accuracy, own_template, similarity_matrix,
                        text_classifier)
@@ -330,7 +330,6 @@ def premise_frames(rows: list[dict]):
     """The premise table for the chapters, as two pandas DataFrames indexed by task (and "average"): the
     accuracies (seed means, %) and the paired differences ("+d ± std", "(tie)" when within twice the std)."""
     import pandas as pd
-    from .grid import difference_text
     table = premise_table(rows)
     names = {"chance": "chance", "zs_base": "zero-shot B", "zs_new": "zero-shot N", "lp_base": "LP16 B",
              "coop_base": "CoOp B", "coop_new": "CoOp N"}

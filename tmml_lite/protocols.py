@@ -23,6 +23,7 @@ from pathlib import Path
 from . import data, world
 from .engine import evaluate, fit
 from .methods import get_method, recipe
+from .metrics import difference_text, paired_difference
 from .store import CsvStore
 from .zeroshot import encode_images, features_accuracy
 
@@ -178,3 +179,30 @@ def transfer_frame(rows: list[dict], protocol: str | Protocol, backbone_name: st
     columns = [data.task_name(protocol.source), *_target_names(protocol), "average"]
     records = [{"method": m, **{c: round(v[c], 1) for c in columns}} for m, v in means.items()]
     return pd.DataFrame(records, columns=["method", *columns]).set_index("method")
+
+
+def transfer_paired_frame(rows: list[dict], protocol: str | Protocol, a: str, b: str,
+                          backbone_name: str | None = None):
+    """The paired differences a - b of two methods over the seeds both ran, on the source, each target and the
+    average of the targets, as a one-row DataFrame of "+d ± std" cells ("(tie)" within twice the std)."""
+    import pandas as pd
+    if isinstance(protocol, str):
+        protocol = protocols_for(backbone_name or rows[0]["backbone"])[protocol]
+    names = [data.task_name(protocol.source), *_target_names(protocol)]
+
+    def per_seed(method):
+        mine = {(r["target"], r["seed"]): r["accuracy"] for r in rows if r["method"] == method}
+        values = {}
+        for seed in sorted({s for _, s in mine}):
+            if all((t, seed) in mine for t in names):
+                values[seed] = {**{t: mine[(t, seed)] for t in names},
+                                "average": statistics.mean(mine[(t, seed)] for t in names[1:])}
+        return values
+    va, vb = per_seed(a), per_seed(b)
+    seeds = sorted(set(va) & set(vb))
+    if not seeds:
+        raise ValueError(f"{a!r} and {b!r} share no seed with every task of {protocol.name} in these rows")
+    record = {column: difference_text(paired_difference([va[s][column] for s in seeds],
+                                                        [vb[s][column] for s in seeds]))
+              for column in [*names, "average"]}
+    return pd.DataFrame([record], index=pd.Index([f"{a} − {b}"], name=protocol.name))
