@@ -4,7 +4,7 @@ For example::
 
     rows = paper_rows(grid.summarize_rows(grid.read_rows("results/full.csv")))
     print(markdown(rows))   # or pandas.DataFrame(rows)
-    published("CoOp", "eurosat")  # (Base, New, H) of CoOp on EuroSAT in the CoCoOp paper
+    published("CoOp", "eurosat")  # CoOp's (Base, New, H) on EuroSAT
 
 The papers (16 shots, seeds 1-3, 11 datasets, ViT-B/16 with OpenAI's weights) report Base / New / H per
 dataset and averaged over the 11: "average" is the mean of Base and of New over the datasets, and its H is H of
