@@ -5,8 +5,7 @@
 #   make notebooks  re-execute every notebook in place (tiny profile, clean kernel) and store the outputs
 #   make exercises  run each chapter, then the worked solutions of its CPU exercises (notebooks unchanged),
 #                   and those of the reproduce page
-#   make pretrain   regenerate the TinyCLIP checkpoint shipped in tmml_lite/assets
-#   make pretrain-v4  regenerate world v4's checkpoint (into runs/, to compare with the shipped one)
+#   make pretrain   regenerate the TinyCLIP checkpoint shipped in tmml_lite/assets (about 55 min on 2 cores)
 #   make bench      the premise table (zero-shot, linear probe, CoOp per task) into
 #                   tmml_lite/assets/premises.csv, then the base-to-new grids into ablation.csv (chapter 06)
 #                   and benchmark.csv (chapter 07); resumable: finished runs are skipped, so delete a file
@@ -33,7 +32,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg
 
-.PHONY: venv .venv test book notebooks exercises pretrain pretrain-v4 bench clean
+.PHONY: venv .venv test book notebooks exercises pretrain bench clean
 
 # ---------------------------------------------------------------------------------------------------------
 # Environment
@@ -55,7 +54,7 @@ venv .venv: $(INSTALLED)
 
 test notebooks exercises: export TMML_PROFILE := tiny
 test notebooks exercises: export PYTHONHASHSEED := 0
-pretrain pretrain-v4: export TMML_PROFILE := tiny
+pretrain: export TMML_PROFILE := tiny
 bench: export TMML_PROFILE := tiny
 
 test: $(INSTALLED)
@@ -80,11 +79,6 @@ exercises: $(INSTALLED)
 
 pretrain: $(INSTALLED)
 	$(PY) -m tmml_lite pretrain
-
-# world v4's backbone (tmml_lite/assets/TinyCLIP-P8-v4.safetensors), about 55 min on 2 cores; check it with
-# python -m tmml_lite compare runs/TinyCLIP-P8-v4.safetensors tmml_lite/assets/TinyCLIP-P8-v4.safetensors
-pretrain-v4: $(INSTALLED)
-	$(PY) -m tmml_lite pretrain --domain WEB --steps 3000 --run-dir runs/pretrain-v4 --out runs/TinyCLIP-P8-v4.safetensors
 
 bench: $(INSTALLED)
 	$(PY) -m tmml_lite premises --results tmml_lite/assets/premises.csv

@@ -8,8 +8,7 @@ The rule, fixed before the sweep ran: take the first setting in the order given 
 first) under which no seed of any task of any control ends below zero-shot on its base classes; among settings
 that all pass, the first one is kept. New classes play no part in the choice.
 
-    TMML_PROFILE=tiny python experiments/grad_clip.py --world candidate \\
-        --checkpoint tmml_lite/assets/TinyCLIP-P8-v4.safetensors --clips none 1.0 0.5
+    TMML_PROFILE=tiny python experiments/grad_clip.py --clips none 1.0 0.5
 """
 
 from __future__ import annotations
@@ -27,12 +26,11 @@ CONTROLS = ("CoOp", "CoOp (batch 4)", "CoOp + shared offset")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", nargs="+", default=["none", "1.0", "0.5"])
-    parser.add_argument("--world", choices=["shipped", "candidate"], default="shipped")
     parser.add_argument("--checkpoint", default=None, help="TinyCLIP weights (default: the shipped checkpoint)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
-    parser.add_argument("--results", default=None, help="default: runs/recipes/grad_clip_WORLD.csv")
+    parser.add_argument("--results", default="runs/recipes/grad_clip.csv")
     args = parser.parse_args()
-    tasks = list((world.CANDIDATE_TASKS if args.world == "candidate" else world.TASKS).values())
+    tasks = list(world.TASKS.values())
     backbone = load_clip(pretrained=args.checkpoint or "default")
     variants = {}  # clip setting -> the controls at that setting
     for clip in args.clips:
@@ -41,7 +39,7 @@ def main() -> None:
                                   config=replace(spec.config, max_grad_norm=norm))
                           for spec in map(get_method, CONTROLS)]
     specs = [get_method("zero-shot")] + [s for group in variants.values() for s in group]
-    results = args.results or f"runs/recipes/grad_clip_{args.world}.csv"
+    results = args.results
     rows = grid.run_grid(specs, tasks, args.seeds, results=results, backbone=backbone)
     zero_shot = {r["task"]: r["base"] for r in rows if r["method"] == "zero-shot"}
     print(grid.results_frame(rows, methods=[s.name for s in specs], tasks=[t.name for t in tasks]).to_string())

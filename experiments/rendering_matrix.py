@@ -1,12 +1,11 @@
 """Which wording fits which picture? Zero-shot accuracy of each rendering's template on each rendering's images.
 
-For a task of the candidate world whose test images come in several renderings (`world.RENDERINGS`), one table per
+For a task of the world whose test images come in several renderings (`world.RENDERINGS`), one table per
 half (base, new): a row per template of `world.RENDERING_TEMPLATES`, a column per rendering of the images. A
 rendering whose own template beats the photo template on its own images (and loses on the others) is one where
 the wording depends on the image; one whose column is flat is one the image tower has learned to see through.
 
-    TMML_PROFILE=tiny python experiments/rendering_matrix.py --checkpoint runs/TinyCLIP-P8-v4.safetensors \\
-        --tasks fine_grained shapes
+    TMML_PROFILE=tiny python experiments/rendering_matrix.py --tasks fine_grained shapes
 """
 
 from __future__ import annotations
@@ -51,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     backbone = load_clip(pretrained=args.checkpoint or "default")
     for name in args.tasks:
-        for half, table in rendering_matrix(backbone, world.CANDIDATE_TASKS[name]).items():
+        for half, table in rendering_matrix(backbone, world.TASKS[name]).items():
             print(f"== {name}, {half} classes: rows are templates, columns the images' renderings")
             print(table.to_string())
 

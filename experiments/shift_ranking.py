@@ -40,7 +40,7 @@ def main() -> None:
     print(f"variant {changes or 'none'}")
     print(f"{'task':14s} {'ZS base':>8s} {'LP base':>8s} {'LP - ZS':>8s}")
     for name in args.tasks:
-        task = world.CANDIDATE_TASKS[name]
+        task = world.TASKS[name]
         task = replace(task, domain=replace(task.domain, **changes))
         runs = [zs_and_probe(backbone, task, seed) for seed in args.seeds]
         zs, lp = statistics.mean(r[0] for r in runs), statistics.mean(r[1] for r in runs)

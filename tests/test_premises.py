@@ -46,10 +46,16 @@ def test_the_chapter_tables_give_seed_means_and_mark_ties():
 
 
 def test_the_committed_premise_table_says_what_the_book_says():
-    """README, chapter 2 and the reproduce page: on the committed world (a), (b) and (c) hold, (d) fails on
-    average. The test below ties the committed rows to a fresh run."""
-    held = {letter: holds for letter, (holds, _) in check_premises(read_premise_rows(COMMITTED_PREMISES)).items()}
-    assert held == {"a": True, "b": True, "c": True, "d": False}
+    """Chapter 2 and the reproduce page: on the book's world (a), (d), (e), (f), (g) and (h) hold, (b) and (c) fail
+    (the probe and CoOp tie zero-shot on counting and digits). The test below ties the committed rows to a fresh run."""
+    from tmml_lite.premises import (COMMITTED_CROPS, COMMITTED_RENDERINGS, COMMITTED_TRANSFER, CROP_STORE,
+                                    RENDERING_STORE, check_transfer)
+    from tmml_lite.protocols import read_transfer_rows
+    checks = check_premises(read_premise_rows(COMMITTED_PREMISES), RENDERING_STORE.read(COMMITTED_RENDERINGS),
+                            CROP_STORE.read(COMMITTED_CROPS))
+    checks.update(check_transfer(read_transfer_rows(COMMITTED_TRANSFER)))
+    held = {letter: holds for letter, (holds, _) in checks.items()}
+    assert held == {"a": True, "b": False, "c": False, "d": True, "e": True, "f": True, "g": True, "h": True}
 
 
 def test_the_committed_premise_table_is_reproduced_by_a_fresh_run(tiny, tmp_path):
@@ -89,35 +95,18 @@ def test_premises_e_and_f_need_their_oracles_gains_on_every_count():
     assert "e" not in check_premises(rows)
 
 
-def test_the_oracles_measure_the_candidate_world(tiny):
+def test_the_oracles_measure_the_world(tiny):
     """(e)'s oracle on pictures that are all photos is the photo template itself; (f) measures each draw and half."""
     from dataclasses import replace
 
     from tmml_lite import world
     from tmml_lite.premises import crop_oracle, rendering_oracle
-    fine = world.CANDIDATE_TASKS["fine_grained"]
+    fine = world.TASKS["fine_grained"]
     photos = replace(fine, domain=replace(fine.domain, renderings=(("photo", 1.0),)), test_per_class=2)
     rows = rendering_oracle(tiny, photos)
     assert [r["half"] for r in rows] == ["base", "new"]
     assert all(r["oracle"] == r["own"] <= r["best"] for r in rows), rows  # own template: "a photo of a {}."
-    digits = replace(world.CANDIDATE_TASKS["digits"], test_per_class=2)
+    digits = replace(world.TASKS["digits"], test_per_class=2)
     crops = crop_oracle(tiny, digits, draws=2)
     assert [(r["draw"], r["half"]) for r in crops] == [(4, "base"), (4, "new"), (1004, "base"), (1004, "new")]
     assert all(0 <= r[k] <= 100 for r in crops for k in ("whole", "crop"))
-
-
-def test_world_v4_is_frozen_with_its_premise_table(tmp_path):
-    """World v4's tasks and backbone were frozen with their premise table (experiments/world_v4/v4d_premises.csv)
-    before any CoCoOp or TMML run on them: the grid's zero-shot row on world v4, written with each task's own
-    template as the papers' is, gives the committed numbers."""
-    from pathlib import Path
-
-    from tmml_lite import grid, load_clip, world
-    from tmml_lite.backbone import TINY_CHECKPOINT_V4
-    from tmml_lite.methods import PAPERS_ZERO_SHOT
-    frozen = Path(__file__).parents[1] / "experiments" / "world_v4" / "v4d_premises.csv"
-    (committed,) = [r for r in read_premise_rows(frozen) if (r["task"], r["seed"]) == ("digits", 1)]
-    backbone = load_clip(pretrained=str(TINY_CHECKPOINT_V4), profile="tiny")
-    (row,) = grid.run_grid([PAPERS_ZERO_SHOT], [world.CANDIDATE_TASKS["digits"]], seeds=(1,),
-                           results=tmp_path / "grid.csv", backbone=backbone, progress=False)
-    assert (row["method"], row["base"], row["new"]) == ("zero-shot", committed["zs_base"], committed["zs_new"])

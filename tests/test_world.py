@@ -134,7 +134,7 @@ def test_web_captions_name_shapes_and_counts_by_the_tasks_words_less_often():
 def test_distractors_stay_outside_the_labelled_objects_box_and_the_crop_enlarges_it():
     """CLUTTERED digits hold one or two shapes beside a smaller digit; the oracle crop around the digit's box
     leaves the distractors out and draws the digit larger."""
-    task = world.CANDIDATE_TASKS["digits"]
+    task = world.TASKS["digits"]
     for index in range(6):
         image, label, details = world.task_image(task, "test", index, details=True)
         top, left, h, w = details["box"]

@@ -70,14 +70,7 @@ def _bench_speed(args) -> int:
 def _bench(args) -> int:
     from .backbone import load_clip
     from .grid import markdown_table, run_grid, summarize_rows
-    from .methods import ABLATIONS, BOOK_METHODS, PAPERS_ZERO_SHOT
-    from .world import CANDIDATE_TASKS
-    tasks = args.tasks
-    if args.world == "candidate":
-        unknown = [t for t in tasks if t not in CANDIDATE_TASKS]
-        if unknown:
-            raise SystemExit(f"unknown tasks {unknown} of world v4; choose from {', '.join(CANDIDATE_TASKS)}")
-        tasks = [CANDIDATE_TASKS[t] for t in tasks]
+    from .methods import ABLATIONS, BOOK_METHODS
     k, n = (int(v) for v in args.shard.split("/"))
     backbone = load_clip(pretrained=args.checkpoint or "default", device=_device(args.device), profile=args.profile)
     if args.protocol != ["base-to-new"]:
@@ -89,8 +82,13 @@ def _bench(args) -> int:
         print(_transfer_tables(rows, args.protocol))
         return 0
     methods = args.methods or list(dict.fromkeys(BOOK_METHODS + ABLATIONS))
-    specs = [PAPERS_ZERO_SHOT if m == "zero-shot" and args.world == "candidate" else m for m in methods]
-    rows = run_grid(specs, tasks, args.seeds, args.shots, args.results, backbone, shard=(k, n))
+    from .datasets import is_dataset
+    from .world import TASKS
+    unknown = [t for t in args.tasks if t not in TASKS and not is_dataset(t)]
+    if unknown:
+        raise SystemExit(f"unknown tasks {unknown}; choose from the world's {', '.join(TASKS)} or the datasets "
+                         f"of the full profile")
+    rows = run_grid(methods, args.tasks, args.seeds, args.shots, args.results, backbone, shard=(k, n))
     print(markdown_table(summarize_rows(rows), methods=methods))
     return 0
 
@@ -149,25 +147,20 @@ def _premises(args) -> int:
     from pathlib import Path
     from . import premises as p
     from .backbone import load_clip
-    from .world import CANDIDATE_TASKS, TASKS
+    from .world import TASKS
     backbone = load_clip(pretrained=args.checkpoint or "default", device=_device(args.device))
-    candidate = args.world == "candidate"  # the papers' zero-shot row and the oracles of (e) and (f)
-    world_tasks = CANDIDATE_TASKS if candidate else TASKS
-    tasks = [world_tasks[t] for t in args.tasks or world_tasks]
-    rows = p.premise_rows(backbone, tasks, args.seeds, args.shots, args.results,
-                          template=p.OWN if candidate else p.CLIP_TEMPLATE)
+    tasks = [TASKS[t] for t in args.tasks or TASKS]
+    rows = p.premise_rows(backbone, tasks, args.seeds, args.shots, args.results)
     print(p.premise_markdown(p.premise_table(rows)))
-    renderings = crops = None
-    if candidate:
-        results = Path(args.results)
-        renderings = p.oracle_rows(p.RENDERING_STORE, p.rendering_oracle, backbone,
-                                   [t for t in tasks if t.domain.renderings],
-                                   results.with_name(results.stem + "_renderings.csv"))
-        crops = p.oracle_rows(p.CROP_STORE, p.crop_oracle, backbone, [t for t in tasks if t.domain.distractors],
-                              results.with_name(results.stem + "_crops.csv"))
-        print(p.oracle_markdown(renderings, crops))
+    results = Path(args.results)
+    renderings = p.oracle_rows(p.RENDERING_STORE, p.rendering_oracle, backbone,
+                               [t for t in tasks if t.domain.renderings],
+                               results.with_name(results.stem + "_renderings.csv"))
+    crops = p.oracle_rows(p.CROP_STORE, p.crop_oracle, backbone, [t for t in tasks if t.domain.distractors],
+                          results.with_name(results.stem + "_crops.csv"))
+    print(p.oracle_markdown(renderings, crops))
     checks = p.check_premises(rows, renderings, crops)
-    if candidate and not args.tasks:  # (g) and (h): zero-shot and CoOp under the other two protocols
+    if not args.tasks:  # (g) and (h): zero-shot and CoOp under the other two protocols
         from .protocols import run_transfer
         transfer = run_transfer(["zero-shot", "CoOp"], seeds=args.seeds, shots=args.shots, backbone=backbone,
                                 results=results.with_name(results.stem + "_transfer.csv"))
@@ -254,7 +247,7 @@ def _parser() -> argparse.ArgumentParser:
                         "classes) and write one row per (method, seed, tested task)")
     b.add_argument("--methods", nargs="+", default=None, help="default: the book's methods (and, for "
                                                               "base-to-new, TMML's ablations)")
-    b.add_argument("--tasks", nargs="+", default=["textures", "fine_grained", "counting"],
+    b.add_argument("--tasks", nargs="+", default=["shapes", "textures", "digits"],
                    help="base-to-new only (the other protocols have their own)")
     b.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     b.add_argument("--shots", type=int, default=16)
@@ -263,9 +256,6 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default=None, help="e.g. cuda; default: cuda if available, else cpu")
     b.add_argument("--profile", choices=["tiny", "full"], default=None,
                    help="tiny (TinyCLIP) or full (ViT-B-16); default: $TMML_PROFILE, else CUDA -> full")
-    b.add_argument("--world", choices=["shipped", "candidate"], default="shipped",
-                   help="base-to-new only: the tasks of world v3 (shipped), or of world v4 (candidate) with the "
-                        "zero-shot row written with each task's own template")
     b.add_argument("--checkpoint", default=None, help="TinyCLIP weights (default: the shipped checkpoint)")
     m = sub.add_parser("merge", help="summary table (Markdown) of one or more result CSVs: base-to-new, or "
                                      "cross-dataset and domain generalization in the papers' shape")
@@ -276,15 +266,13 @@ def _parser() -> argparse.ArgumentParser:
                         "ViT-B/16 numbers (always when the results include a real dataset)")
     r = sub.add_parser("premises", help="the field's premises on the tiny world: zero-shot, a 16-shot linear "
                                         "probe and CoOp per task, with paired differences over seeds")
-    r.add_argument("--tasks", nargs="+", default=None, help="default: every task of the world")
+    r.add_argument("--tasks", nargs="+", default=None, help="default: every task of the world, the oracles of "
+                   "(e) and (f) (rows in RESULTS_renderings.csv and _crops.csv), and (g) and (h): zero-shot and "
+                   "CoOp under the other two protocols (RESULTS_transfer.csv)")
     r.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     r.add_argument("--shots", type=int, default=16)
     r.add_argument("--results", default="results/premises.csv", help="CSV the rows are appended to (resumable)")
     r.add_argument("--device", default=None, help="e.g. cuda; default: cuda if available, else cpu")
-    r.add_argument("--world", choices=["shipped", "candidate"], default="shipped",
-                   help="candidate: world v4's tasks, the zero-shot row with each task's own template, the "
-                        "oracles of premises (e) and (f), their rows in RESULTS_renderings.csv and _crops.csv, and "
-                        "(g) and (h): zero-shot and CoOp under the other two protocols, in RESULTS_transfer.csv")
     r.add_argument("--checkpoint", default=None, help="TinyCLIP weights (default: the shipped checkpoint)")
     q = sub.add_parser("compare", help="do two files hold the same numbers? result CSVs of `bench` (Base and "
                                        "New of every cell) or safetensors checkpoints (every tensor)")

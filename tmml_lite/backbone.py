@@ -27,11 +27,9 @@ from .checkpoint import load_metadata
 
 ASSETS = Path(__file__).parent / "assets"
 TINY_MODEL = "TinyCLIP-P8"
-TINY_CHECKPOINT = ASSETS / f"{TINY_MODEL}.safetensors"
 # World v4's backbone, frozen with its premise table before any CoCoOp or TMML run on it (the book's reproduce
-# page, design log "v4d"): pretrained on `world.WEB` for 3000 steps (`python -m tmml_lite pretrain --domain WEB
-# --steps 3000`). The shipped default stays world v3's until the chapters move to world v4.
-TINY_CHECKPOINT_V4 = ASSETS / f"{TINY_MODEL}-v4.safetensors"
+# page, design log "v4d"); `python -m tmml_lite pretrain` regenerates it.
+TINY_CHECKPOINT = ASSETS / f"{TINY_MODEL}.safetensors"
 TINY_MODELS = tuple(sorted(p.stem for p in (ASSETS / "model_configs").glob("TinyCLIP-*.json")))
 FULL_MODEL, FULL_PRETRAINED = "ViT-B-16", "openai"
 PROFILES = ("tiny", "full")

@@ -27,7 +27,7 @@ from .cocoop import CoCoOp
 from .coop import CoOp
 from .engine import TrainConfig, make_optimizer
 from .tmml import TMML, TMMLOptions
-from .zeroshot import CLIP_TEMPLATE, OWN
+from .zeroshot import OWN
 
 # CoCoOp's recipe, also TMML's and every ablation's: one text-encoder pass per (image, class) makes a step cost
 # about batch_size times a CoOp step, so the batch is small (CoCoOp itself uses 1) and the epochs are few. The
@@ -94,7 +94,9 @@ def tmml_variant(**switches) -> Callable:
 
 
 METHODS = {spec.name: spec for spec in [
-    MethodSpec("zero-shot", _coop, TrainConfig(epochs=0), f'hand-written prompt "{CLIP_TEMPLATE}"'),
+    # the papers' zero-shot row: each task's own hand-written template (CoOp's CUSTOM_TEMPLATES), not the
+    # "a photo of a {}." that CoOp starts from
+    MethodSpec("zero-shot", _coop, TrainConfig(epochs=0), "the task's own hand-written prompt", template=OWN),
     MethodSpec("CoOp", _coop, TrainConfig(), "learned context, batch 32"),
     MethodSpec("CoCoOp", _cocoop, COCOOP_CONFIG, "context + meta-net shift pi(x), batch 4"),
     MethodSpec("TMML", tmml_variant(), COCOOP_CONFIG, "CTP + TFT + contrastive loss (our reconstruction), batch 4"),
@@ -117,10 +119,6 @@ METHODS = {spec.name: spec for spec in [
     MethodSpec("TMML + consistency", tmml_variant(consistency=1.0), COCOOP_CONFIG,
                "loss + pull of the class texts towards the hand-written prompts"),
 ]}
-# The papers' zero-shot row: each task's own hand-written template (CoOp's CUSTOM_TEMPLATES), not the "a photo of
-# a {}." that CoOp starts from. World v4's grids use it as their "zero-shot"; world v3's grids use the one above.
-PAPERS_ZERO_SHOT = MethodSpec("zero-shot", _coop, TrainConfig(epochs=0),
-                              "the task's own hand-written prompt (the papers' zero-shot row)", template=OWN)
 BOOK_METHODS = ("zero-shot", "CoOp", "CoCoOp", "TMML")
 ABLATIONS = ("CoOp (batch 4)", "CoOp + shared offset", "CTP", "TFT", "TMML", "CTP global", "CTP random init",
              "CTP no bias", "TMML alpha 0.03", "TMML alpha 0.3", "TMML + symmetric", "TMML + consistency")

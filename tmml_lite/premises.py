@@ -12,8 +12,8 @@ builds on them. Per task and on average over seeds 1-3, with the base-to-new pro
 Each average difference of (b)-(d) must also exceed twice its standard deviation over seeds (paired: the same
 seed means the same shots). On ViT-B/16: CoOp base +13.4 and new -11.0 against zero-shot.
 
-Two more say whether the world leaves the paper's ideas room (measured on world v4's `CANDIDATE_TASKS`, whose
-zero-shot row uses each task's own hand-written template, as the papers' does):
+The zero-shot row uses each task's own hand-written template, as the papers' does. Two more premises say whether
+the world leaves the paper's ideas room:
 
 (e) the wording depends on the image: on the tasks whose pictures come in several renderings, an oracle that
     writes each image's prompts with its own rendering's template (`rendering_oracle`) beats the best single
@@ -42,7 +42,7 @@ from .engine import TrainConfig, run_seed
 from .methods import get_method, recipe
 from .metrics import accuracy, difference_text, paired_difference
 from .store import CsvStore
-from .zeroshot import (CLIP_TEMPLATE, OWN, encode_images, features_accuracy, own_template, similarity_matrix,
+from .zeroshot import (OWN, encode_images, features_accuracy, own_template, similarity_matrix,
                        text_classifier)
 
 FIELDS = ("task", "seed", "shots", "backbone", "chance", "zs_base", "zs_new", "lp_base", "lp_C", "coop_base",
@@ -52,9 +52,12 @@ PREMISE_STORE = CsvStore(FIELDS, key=("task", "seed", "shots", "backbone"),
                                 if k not in ("task", "backbone")})
 MEASURES = ("chance", "zs_base", "zs_new", "lp_base", "coop_base", "coop_new")  # the accuracies of a row (%)
 PROBE_C = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)  # inverse regularisation strengths the probe chooses from
-# the committed premise table of the book's backbone (`make bench`):
+# the committed premise table of the book's backbone and world (`make bench`), with the oracles' rows of (e) and (f)
+# and the transfer rows of (g) and (h) beside it:
 #   TMML_PROFILE=tiny python -m tmml_lite premises --results tmml_lite/assets/premises.csv
 COMMITTED_PREMISES = Path(__file__).parent / "assets" / "premises.csv"
+COMMITTED_RENDERINGS, COMMITTED_CROPS, COMMITTED_TRANSFER = (COMMITTED_PREMISES.with_name(f"premises_{kind}.csv")
+                                                             for kind in ("renderings", "crops", "transfer"))
 
 
 def linear_probe(backbone, splits: dict, Cs=PROBE_C, features: dict | None = None) -> tuple[float, float]:
@@ -78,7 +81,7 @@ def linear_probe(backbone, splits: dict, Cs=PROBE_C, features: dict | None = Non
 
 
 def premise_row(backbone, task, seed: int, shots: int = 16, coop_config: TrainConfig | None = None,
-                template: str = CLIP_TEMPLATE) -> dict:
+                template: str = OWN) -> dict:
     """One (task, seed) of a task given by name or as a `world.Task`: chance, zero-shot base / new (with
     `template`, or the task's own if it is `OWN`), the linear probe on base, and CoOp base / new (all in %), CoOp
     being the book's (`methods.METHODS["CoOp"]`, its recipe unless `coop_config` is given)."""
@@ -105,7 +108,7 @@ def read_premise_rows(path) -> list[dict]:
 
 def premise_rows(backbone, tasks, seeds=(1, 2, 3), shots: int = 16, results: str | Path | None = None,
                  coop_config: TrainConfig | None = None, progress: bool = True,
-                 template: str = CLIP_TEMPLATE) -> list[dict]:
+                 template: str = OWN) -> list[dict]:
     """`premise_row` for every task (names, or `world.Task` objects) and seed. With `results`, each row is appended to
     that CSV as soon as it is measured, and rows already there are not measured again (an interrupted run
     continues)."""

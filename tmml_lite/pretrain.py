@@ -30,14 +30,14 @@ from .text_encoder import PromptTextEncoder
 class PretrainConfig:
     """Hyper-parameters of TinyCLIP pretraining (defaults reproduce the shipped checkpoint)."""
     model: str = TINY_MODEL
-    steps: int = 2000
+    steps: int = 3000
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.1
     warmup: int = 100
     seed: int = 0
     save_every: int = 100
-    domain: str = "CLEAN"  # the web images' `world.DOMAINS` entry: CLEAN (world v3) or WEB (v4: renderings)
+    domain: str = "WEB"  # the web images' `world.DOMAINS` entry: WEB (several renderings) or CLEAN (world v3)
 
 
 def images_to_tensor(images: np.ndarray, model) -> torch.Tensor:

@@ -11,11 +11,10 @@ drawn in a shifted `Domain` (blur, noise, faded contrast, clutter, objects as li
 benchmarks differ from web data, so zero-shot accuracy is below ceiling. How this world was chosen, with the
 measurements of each attempt, is the design log on the book's reproduce page.
 
-World v4 (`CANDIDATE_TASKS`, pretrained on `WEB`) adds what real benchmarks have and v3 lacks: pictures taken in
-several renderings (`RENDERINGS`: photo, sketch, negative, blurry, dark), which web captions name now and then, and
-small distractors beside a smaller object, so that the wording that fits an image depends on the image and the
-evidence for its class is local. It is frozen (design log "v4d"), with its backbone
-`backbone.TINY_CHECKPOINT_V4` and its premise table; the shipped `TASKS` stay v3's until the chapters move to it.
+The tasks are world v4's: pictures come in several renderings (`RENDERINGS`: photo, sketch, negative, blurry,
+dark), which web captions (`WEB`) name now and then, and some hold small distractors beside a smaller object, so
+the wording that fits an image depends on the image and the evidence for its class is local, as in real
+benchmarks.
 """
 
 from __future__ import annotations
@@ -573,32 +572,23 @@ _TASK_KINDS = {"shapes": "object", "textures": "object", "fine_grained": "object
 
 _FG_COLORS = ("red", "orange", "pink", "purple")  # close hues: the fine-grained task's classes differ subtly
 
+# The tasks of world v4 (design log "v4d", frozen before any CoCoOp or TMML run). The test images of shapes and
+# fine_grained are half photos, half sketches, so the wording that fits an image depends on the image; digits hold
+# distractors beside a smaller digit, so the evidence for the class is local. Every object-centric task is taken
+# with a coarser camera (`COARSE`); textures keeps the shifted domain. The backbone is pretrained on `WEB`.
 TASKS = {t.name: t for t in [
     Task("shapes", SHAPES, "ImageNet / Caltech101 (generic objects)",
-         ("a photo of a {}.", "a drawing of a {}.", "an icon of a {}."), OBJECT_CENTRIC, draw=0),
+         ("a photo of a {}.", "a drawing of a {}.", "an icon of a {}."), VARIED, draw=0),
     Task("textures", TEXTURES, "DTD (describable textures)",
          ("a {} pattern.", "a {} texture.", "a {} background."), SHIFTED, draw=1),
     Task("fine_grained", tuple(f"{c} {s}" for s in SHAPES for c in _FG_COLORS),
          "StanfordCars / FGVCAircraft (fine-grained: many similar classes)",
-         ("a photo of a {}.", "a drawing of a {}.", "an icon of a {}."), OBJECT_CENTRIC, test_per_class=100,
-         draw=2),
+         ("a photo of a {}.", "a drawing of a {}.", "an icon of a {}."), VARIED, test_per_class=100, draw=2),
     Task("counting", tuple(f"{w} {'shape' if w == 'one' else 'shapes'}" for w in NUMBER_WORDS[1:11]),
          "CLEVR-Count (counting is hard for CLIP)",
-         ("a photo of {}.", "an image of {}.", "{}."), OBJECT_CENTRIC, draw=3),
+         ("a photo of {}.", "an image of {}.", "{}."), COARSE, draw=3),
     Task("digits", NUMBER_WORDS[:10], "SVHN / rendered text (reading)",
-         ("the number {}.", "the digit {}.", "a sign showing {}."), OBJECT_CENTRIC, draw=4),
-]}
-
-# World v4, the candidate (issue: room for each method's idea). The test images of shapes and fine_grained are half
-# photos, half sketches, so the wording that fits an image depends on the image; digits hold distractors beside a
-# smaller digit, so the evidence for the class is local. Every object-centric task is taken with the coarser camera;
-# textures is v3's. Its backbone is pretrained on `WEB` (`python -m tmml_lite pretrain --domain WEB --steps 3000`).
-CANDIDATE_TASKS = {t.name: t for t in [
-    replace(TASKS["shapes"], domain=VARIED),
-    TASKS["textures"],
-    replace(TASKS["fine_grained"], domain=VARIED),
-    replace(TASKS["counting"], domain=COARSE),
-    replace(TASKS["digits"], domain=CLUTTERED),
+         ("the number {}.", "the digit {}.", "a sign showing {}."), CLUTTERED, draw=4),
 ]}
 
 # The field's other two protocols (CoCoOp's Tables 2 and 3) train on a source task with all its classes. The
@@ -611,11 +601,11 @@ PHOTOS = replace(VARIED, renderings=(("photo", 1.0),))
 
 
 def _one_colour_per_shape(offset: int) -> tuple:
-    names = CANDIDATE_TASKS["fine_grained"].classnames  # colour varies fastest: i = shape * 4 + colour
+    names = TASKS["fine_grained"].classnames  # colour varies fastest: i = shape * 4 + colour
     return tuple(c for i, c in enumerate(names) if i % 4 == (i // 4 + offset) % 4)
 
 
-SOURCE_TASK = replace(CANDIDATE_TASKS["fine_grained"], name="fine_grained-photo", domain=PHOTOS, draw=20,
+SOURCE_TASK = replace(TASKS["fine_grained"], name="fine_grained-photo", domain=PHOTOS, draw=20,
                       rule="fine_grained", mirrors="ImageNet (the source of both protocols)")
 DG_TASKS = {t.name: t for t in [
     replace(SOURCE_TASK, name="fine_grained-v2", draw=21, mirrors="ImageNet-V2 (a fresh draw)"),
@@ -628,7 +618,7 @@ DG_TASKS = {t.name: t for t in [
             domain=replace(PHOTOS, object_sizes=(10, 12, 14), distractors=(0.5, 0.5)),
             mirrors="ImageNet-A (hard photos: small, among other things)", test_per_class=300),
 ]}
-CROSS_DATASET_TASKS = {name: t for name, t in CANDIDATE_TASKS.items() if name != "fine_grained"}
+CROSS_DATASET_TASKS = {name: t for name, t in TASKS.items() if name != "fine_grained"}
 
 # Images per class in each split. 300 test images per class give each base or new half at least 1500 test
 # images (5 classes), a binomial standard error near one point; fine_grained's 48 classes need fewer each.
