@@ -10,13 +10,18 @@ runs this first. A notebook passes when:
 - no output is an error, except in cells tagged `raises-exception` (an error shown on purpose);
 - no line of code, and no line of printed text output, is longer than the book's code column
   (`MAX_LINE` characters), so that nothing scrolls sideways (tests/test_book_browser.py checks the
-  rendered pages themselves).
+  rendered pages themselves);
+- its prose lets the tables carry the numbers and speaks of the subject (`prose_problems`): at most
+  `MAX_DECIMALS` decimal numbers in the chapter's body (the markdown before `## Exercises`, code blocks and
+  math left out), at most `MAX_PLUS_MINUS` "±" in one paragraph, and none of `WORKSHOP_WORDS` anywhere
+  (how the book is made belongs on the reproduce page).
 
 Usage: python scripts/check_notebooks.py [NOTEBOOK_OR_DIR ...]   (default: notebooks/)
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -26,6 +31,33 @@ ROOT = Path(__file__).resolve().parents[1]
 # Characters of monospace text that fit in a code block of the book at a 1280-pixel-wide window: the
 # block is 684 px wide with 32 px of padding, and a character of the theme's 14 px monospace is 8.4 px.
 MAX_LINE = 77
+MAX_DECIMALS, MAX_PLUS_MINUS = 60, 4
+WORKSHOP_WORDS = ("design log", "README", ".csv", "make bench", "_RESULTS", "COMMITTED_", "earlier version",
+                  "session")
+
+
+def prose_problems(nb) -> list[str]:
+    """What the chapter's prose does against the book's rules (see the module docstring); empty if none."""
+    problems, decimals, body = [], 0, True
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        words = [w for w in WORKSHOP_WORDS if w.lower() in cell.source.lower()]
+        if words:
+            problems.append(f"{cell_label(i, cell)}: speaks of how the book is made: {', '.join(words)}")
+        body = body and not cell.source.lstrip().startswith("## Exercises")
+        if not body:
+            continue
+        text = re.sub(r"`{3,}.*?`{3,}|\$\$.*?\$\$|\$[^$\n]*\$", "", cell.source, flags=re.DOTALL)
+        decimals += len(re.findall(r"\d+\.\d+", text))
+        for paragraph in text.split("\n\n"):
+            if paragraph.count("±") > MAX_PLUS_MINUS:
+                problems.append(f"{cell_label(i, cell)}: a paragraph with {paragraph.count('±')} '±' (at most "
+                                f"{MAX_PLUS_MINUS}; let a table carry them): {paragraph.strip()[:50]!r}")
+    if decimals > MAX_DECIMALS:
+        problems.append(f"the body quotes {decimals} decimal numbers (at most {MAX_DECIMALS}; tables carry the "
+                        f"numbers, the prose names the few that make the point)")
+    return problems
 
 
 def text_outputs(cell) -> list[str]:
@@ -106,7 +138,7 @@ def check_notebook(path: Path) -> list[str]:
                 "(cells must come from one clean top-to-bottom run)"
             )
         expected += 1
-    return problems
+    return problems + [f"{name}: {p}" for p in prose_problems(nb)]
 
 
 def main(argv: list[str]) -> int:

@@ -216,3 +216,17 @@ def test_chapter_sections_are_numbered_one_to_n():
         numbers = [int(m) for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown"
                    for m in re.findall(r"^## (\d+)\. ", cell.source, re.MULTILINE)]
         assert numbers == list(range(1, len(numbers) + 1)), (path.name, numbers)
+
+
+def test_chapters_let_their_tables_carry_the_numbers_and_speak_of_the_subject():
+    """A newcomer loses the point among the figures: at most 60 decimal numbers in a chapter's prose, at most 4
+    "±" in a paragraph, and no word of how the book is made (design log, README, CSV paths, constants)."""
+    import nbformat
+    root = Path(__file__).parents[1]
+    sys.path.insert(0, str(root / "scripts"))
+    try:
+        from check_notebooks import prose_problems
+    finally:
+        sys.path.pop(0)
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        assert prose_problems(nbformat.read(path, as_version=4)) == [], path.name
