@@ -81,7 +81,7 @@ def transfer_run(method, backbone, tasks, seed: int, shots: int = 16, run_dir=No
     """Train `method` (a name of `methods.METHODS` or a spec) on the first of `tasks` with all its classes,
     then test it on every one of `tasks`: {task name: accuracy in %}. Zero-shot trains nothing."""
     spec = get_method(method)
-    if spec.name == "zero-shot":
+    if spec.template:  # zero-shot: each task scored with its own hand-written template
         return zeroshot_scores(backbone, tasks)
     source = data.all_classes(tasks[0], shots, seed)
     learner = spec.learners(backbone)(source["train"].classnames, seed)
@@ -114,7 +114,7 @@ def run_transfer(methods, protocols=("cross-dataset", "domain-generalization"), 
     zeroshot = None  # zero-shot trains nothing: its scores serve every seed
     for spec, seed in tqdm(todo, desc="transfer", disable=not progress):
         t0 = time.perf_counter()
-        if spec.name == "zero-shot":
+        if spec.template:
             zeroshot = zeroshot or transfer_run(spec, backbone, tasks, seed, shots)
             scores = zeroshot
         else:
