@@ -2,7 +2,7 @@
 measured with the premise table on the shipped TinyCLIP. A research tool, not part of the library: an attempt
 is a set of `world.Task`s (the shipped ones with some fields replaced), handed to the premise table as they are,
 which prints it for CoOp trained for each number of epochs asked for. The log's attempts on world v3 were measured
-before the book moved to world v4 (commit 9afb244 holds v3's tasks and backbone); run here, they start from v4's.
+before the book moved to world v4 (the tag world-v3 holds v3's tasks and backbone); run here, they start from v4's.
 
     TMML_PROFILE=tiny python experiments/world_attempts.py shipped --epochs 10 50
     TMML_PROFILE=tiny python experiments/world_attempts.py fine-grained-colour-major --tasks fine_grained

@@ -95,6 +95,16 @@ def test_premises_e_and_f_need_their_oracles_gains_on_every_count():
     assert "e" not in check_premises(rows)
 
 
+def test_the_room_table_reads_each_premise_from_its_oracle_rows():
+    from tmml_lite.premises import room_frame
+    renderings = [{"task": "a", "half": h, "oracle": 70.0, "best": 61.5} for h in ("base", "new")]
+    crops = [{"task": "b", "draw": d, "half": h, "whole": 40.0, "crop": 40.0 + g}
+             for d, g in ((4, 9.0), (1004, 11.0)) for h in ("base", "new")]
+    frame = room_frame(["a", "b", "c"], renderings, crops)
+    assert list(frame["room by"]) == ["(e) the wording depends on the image", "(f) the evidence is local", "none"]
+    assert list(frame["oracle − zero-shot"]) == ["+8.5 (new classes)", "+9.0, +11.0 (2 draws)", ""]
+
+
 def test_the_oracles_measure_the_world(tiny):
     """(e)'s oracle on pictures that are all photos is the photo template itself; (f) measures each draw and half."""
     from dataclasses import replace

@@ -284,13 +284,19 @@ def _check_renderings(rows, renderings):
                    f"oracle - CoOp {d['mean']:+.1f} ± {d['std']:.1f} (need >= +3)")
 
 
+def crop_gains(crops: list[dict]) -> dict[str, list[float]]:
+    """{task: zero-shot on the oracle crop minus the whole image, per draw of the test images (mean of the base
+    and new halves)}, from `crop_oracle` rows."""
+    gains: dict[str, dict[int, list[float]]] = {}
+    for r in crops:
+        gains.setdefault(r["task"], {}).setdefault(r["draw"], []).append(r["crop"] - r["whole"])
+    return {t: [statistics.mean(g) for g in draws.values()] for t, draws in gains.items()}
+
+
 def _check_crops(crops):
     """(f): zero-shot on the oracle crop beats the whole image by >= 5 points (mean of base and new) on every draw
     of some task."""
-    gains = {}
-    for r in crops:
-        gains.setdefault(r["task"], {}).setdefault(r["draw"], []).append(r["crop"] - r["whole"])
-    per_task = {t: [statistics.mean(g) for g in draws.values()] for t, draws in gains.items()}
+    per_task = crop_gains(crops)
     holding = [t for t, g in per_task.items() if len(g) >= 3 and min(g) >= 5]
     numbers = "; ".join(f"{t}: crop - whole " + ", ".join(f"{x:+.1f}" for x in g) for t, g in per_task.items())
     return bool(holding), numbers + " (need >= +5 on each of 3 draws)"
@@ -356,6 +362,30 @@ def premise_markdown(table: list[dict]) -> str:
         lines.append(f"| {r['task']} | {r['chance']:.1f} | {r['zs_base']:.1f} / {r['zs_new']:.1f} | "
                      f"{r['lp_base']:.1f} | {r['coop_base']:.1f} / {r['coop_new']:.1f} | {diffs} |")
     return "\n".join(lines)
+
+
+def room_frame(tasks, renderings: list[dict] | None = None, crops: list[dict] | None = None):
+    """Where the world gives the paper's ideas room, as a pandas DataFrame indexed by task: premise (e), zero-shot
+    with each image's own rendering template minus the best single template, on the new classes, and premise
+    (f), zero-shot on an oracle crop of the labelled object minus the whole image, on each draw of the test
+    images; "none" where a task has neither. The committed oracle rows by default."""
+    import pandas as pd
+    renderings = RENDERING_STORE.read(COMMITTED_RENDERINGS) if renderings is None else renderings
+    crops = CROP_STORE.read(COMMITTED_CROPS) if crops is None else crops
+    new = {r["task"]: r["oracle"] - r["best"] for r in renderings if r["half"] == "new"}
+    local = crop_gains(crops)
+    records = []
+    for task in map(data.task_name, tasks):
+        if task in new:
+            records.append({"task": task, "room by": "(e) the wording depends on the image",
+                            "oracle − zero-shot": f"{new[task]:+.1f} (new classes)"})
+        elif task in local:
+            records.append({"task": task, "room by": "(f) the evidence is local",
+                            "oracle − zero-shot": ", ".join(f"{g:+.1f}" for g in local[task])
+                            + f" ({len(local[task])} draws)"})
+        else:
+            records.append({"task": task, "room by": "none", "oracle − zero-shot": ""})
+    return pd.DataFrame(records).set_index("task")
 
 
 def oracle_markdown(renderings: list[dict], crops: list[dict]) -> str:
