@@ -186,26 +186,31 @@ def test_every_notebook_has_its_colab_badge_and_a_readme_link():
         assert url in readme, f"README.md has no Colab link to {path.name}"
 
 
+def _build_scripts():
+    """The book's build scripts scripts/check_notebooks.py and scripts/run_exercises.py, imported as modules."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import check_notebooks
+        import run_exercises
+    finally:
+        sys.path.pop(0)
+    return check_notebooks, run_exercises
+
+
 def test_every_cpu_exercise_has_a_worked_solution_that_make_exercises_can_run():
     """`make exercises` runs the python blocks of each CPU exercise's Solution after its chapter; each chapter
     has five exercises, at least three of them for a CPU, and every CPU one has code to run, in lines that fit
     the book's code column."""
     import nbformat
-    root = Path(__file__).parents[1]
-    sys.path.insert(0, str(root / "scripts"))
-    try:
-        from check_notebooks import MAX_LINE
-        from run_exercises import exercises
-    finally:
-        sys.path.pop(0)
-    for path in sorted((root / "notebooks").glob("*.ipynb")):
-        found = exercises(nbformat.read(path, as_version=4))
+    check_notebooks, run_exercises = _build_scripts()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        found = run_exercises.exercises(nbformat.read(path, as_version=4))
         assert [e["number"] for e in found] == [1, 2, 3, 4, 5], path.name
         cpu = [e for e in found if e["where"].startswith("CPU")]
         assert len(cpu) >= 3, path.name
         assert all(e["code"].strip() for e in cpu), path.name
         for e in found:
-            wide = [line for line in e["code"].splitlines() if len(line) > MAX_LINE]
+            wide = [line for line in e["code"].splitlines() if len(line) > check_notebooks.MAX_LINE]
             assert not wide, (path.name, e["number"], wide)
 
 
@@ -222,11 +227,6 @@ def test_chapters_let_their_tables_carry_the_numbers_and_speak_of_the_subject():
     """A newcomer loses the point among the figures: at most 60 decimal numbers in a chapter's prose, at most 4
     "±" in a paragraph, and no word of how the book is made (design log, README, CSV paths, constants)."""
     import nbformat
-    root = Path(__file__).parents[1]
-    sys.path.insert(0, str(root / "scripts"))
-    try:
-        from check_notebooks import prose_problems
-    finally:
-        sys.path.pop(0)
-    for path in sorted((root / "notebooks").glob("*.ipynb")):
-        assert prose_problems(nbformat.read(path, as_version=4)) == [], path.name
+    check_notebooks, _ = _build_scripts()
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert check_notebooks.prose_problems(nbformat.read(path, as_version=4)) == [], path.name
