@@ -122,3 +122,23 @@ def test_evaluation_never_puts_more_prompts_through_at_once_than_training_measur
     learner.prompts_per_pass = 8  # what fit_class_chunk records on CUDA: here, 4 images x 2 classes
     assert engine.evaluate(learner, test) == unlimited
     assert sizes == [4]
+
+
+def test_a_chapters_experiment_on_real_data_stands_beside_the_papers_row(vit_b16_random, tmp_path, monkeypatch):
+    """The switch of chapters 01-06 (REAL_DATA): the chapter's methods on a real dataset with ViT-B-16, each
+    beside the row the papers publish for it on that dataset; resumable, like the grid it runs."""
+    from tmml_lite import grid, papers
+    monkeypatch.setenv("TMML_DATA", str(tmp_path / "data"))
+    standin_data.make_standin("dtd", tmp_path / "data", n_classes=2, per_class=6)
+    results = tmp_path / "dtd.csv"
+    methods = ["zero-shot", "CoOp (batch 4)"]
+    frame = grid.real_data_frame(methods, "dtd", seeds=(1,), shots=1, results=results, backbone=vit_b16_random)
+    assert list(frame.index) == [("DTD", "zero-shot"), ("DTD", "CoOp (batch 4)")]
+    assert tuple(frame.loc[("DTD", "zero-shot"), ["paper Base", "paper New"]]) == papers.published("CLIP", "DTD")[:2]
+    assert np.isnan(frame.loc[("DTD", "CoOp (batch 4)"), "paper Base"])  # no paper trains CoOp this way
+    assert frame[["Base", "New"]].stack().between(0, 100).all()
+    monkeypatch.setattr(grid, "run_cell", lambda *a, **k: pytest.fail("a finished run was run again"))
+    assert frame.equals(grid.real_data_frame(methods, "dtd", seeds=(1,), shots=1, results=results,
+                                             backbone=vit_b16_random))
+    with pytest.raises(ValueError, match="not a registered dataset"):
+        grid.real_data_frame(["CoOp"], "textures", backbone=vit_b16_random)

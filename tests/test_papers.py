@@ -77,3 +77,9 @@ def test_merge_of_the_tiny_grid_adds_the_papers_shape_only_when_asked(capsys):
     n_tasks = len({r["task"] for r in grid.read_rows(grid.BENCHMARK_RESULTS)})
     out = capsys.readouterr().out
     assert f"| average of {n_tasks} | TMML | 3 |" in out and out.rstrip().endswith("|  |  |  |")  # no paper row
+
+
+def test_the_published_frame_holds_the_rows_the_papers_print_for_a_dataset():
+    frame = papers.published_frame(["zero-shot", "CoOp", "CoOp (batch 4)", "TMML"], "caltech101")
+    assert list(frame.index) == ["zero-shot", "CoOp"]  # no paper reports the control, TMML only averages
+    assert tuple(frame.loc["CoOp"]) == papers.PUBLISHED[("CoOp", "Caltech101")]

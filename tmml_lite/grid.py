@@ -48,14 +48,25 @@ def run_method(method: str | MethodSpec, task, backbone, seeds=(1, 2, 3), shots:
                progress: bool = False) -> dict:
     """The base-to-new benchmark of one method (a name of `methods.METHODS` or a spec) on one task, with its
     learner, its recipe (`methods.recipe`) and its optimizer: `engine.run_seeds`, i.e. the summary (Base, New,
-    their stds, H) plus "runs" and "learner"."""
+    their stds, H) plus "runs" and "learner" (None for zero-shot, which trains nothing)."""
     spec = get_method(method)
-    if spec.template:  # zero-shot with a hand-written template: nothing to build or train
-        runs = [base_new_accuracy(backbone, task, seed, shots, spec.template) for seed in seeds]
+    if spec.template:
+        runs = [run_cell(spec, task, backbone, seed, shots) for seed in seeds]
         return {**summarize([r["base"] for r in runs], [r["new"] for r in runs]),
-                "runs": [{"seed": s, **r} for s, r in zip(seeds, runs)], "learner": None}
+                "runs": [{"seed": s, "base": r["base"], "new": r["new"]} for s, r in zip(seeds, runs)],
+                "learner": None}
     return run_seeds(spec.learners(backbone), task, recipe(spec, backbone.name), seeds, shots, run_dir, progress,
                      spec.make_optimizer)
+
+
+def run_cell(method: str | MethodSpec, task, backbone, seed: int, shots: int = 16) -> dict:
+    """One cell of the grid: {"base", "new"} in %, and "learner" (None for zero-shot with a hand-written
+    template, which trains nothing)."""
+    spec = get_method(method)
+    if spec.template:
+        return {**base_new_accuracy(backbone, task, seed, shots, spec.template), "learner": None}
+    return run_seed(spec.learners(backbone), task, recipe(spec, backbone.name), seed, shots, progress=False,
+                    make_optimizer=spec.make_optimizer)
 
 
 def read_rows(*paths) -> list[dict]:
@@ -96,15 +107,36 @@ def run_grid(methods, tasks, seeds=(1, 2, 3), shots: int = 16, results: str | Pa
     for method, task, seed in tqdm(todo, desc="grid", disable=not progress):
         spec = specs[method]
         t0 = time.perf_counter()
-        if spec.template:
-            run = base_new_accuracy(backbone, tasks[task], seed, shots, spec.template)
-        else:
-            run = run_seed(spec.learners(backbone), tasks[task], recipe(spec, backbone.name), seed, shots,
-                           progress=False, make_optimizer=spec.make_optimizer)
+        run = run_cell(spec, tasks[task], backbone, seed, shots)
         GRID_STORE.append(results, {"method": method, "task": task, "seed": seed, "shots": shots,
                                     "backbone": backbone.name, "base": round(run["base"], 2),
                                     "new": round(run["new"], 2), "seconds": round(time.perf_counter() - t0, 1)})
     return read_rows(results)
+
+
+def real_data_frame(methods, dataset: str, seeds=(1, 2, 3), shots: int = 16, results: str | Path | None = None,
+                    backbone=None):
+    """A chapter's experiment on real data: `run_grid` of `methods` on `dataset` (a name of
+    `datasets.DATASETS`) with the full profile's ViT-B/16 on the GPU (or `backbone`), resumable in `results`
+    (default results/<dataset>.csv), as a DataFrame: per method our seed means of Base, New and H beside the
+    papers' row for that method on that dataset (empty where they publish none)."""
+    import pandas as pd
+    import torch
+    from .backbone import load_clip
+    from .datasets import DATASETS
+    from .papers import paper_rows
+    if dataset not in DATASETS:
+        raise ValueError(f"{dataset!r} is not a registered dataset; use one of {', '.join(DATASETS)}")
+    backbone = backbone or load_clip(profile="full", device="cuda" if torch.cuda.is_available() else None)
+    names = [get_method(m).name for m in methods]
+    results = Path("results") / f"{dataset}.csv" if results is None else Path(results)
+    rows = [r for r in run_grid(methods, [dataset], seeds, shots, results, backbone)
+            if r["method"] in names and r["task"] == dataset and r["seed"] in seeds and r["shots"] == shots
+            and r["backbone"] == backbone.name]
+    table = [r for r in paper_rows(summarize_rows(rows)) if not r["dataset"].startswith("average")]
+    frame = pd.DataFrame(table).set_index(["dataset", "method"])
+    ours, papers = ["Base", "New", "H"], ["paper Base", "paper New", "paper H"]
+    return frame.astype({c: float for c in papers}).round({**dict.fromkeys(ours, 1), **dict.fromkeys(papers, 2)})
 
 
 def summarize_rows(rows: list[dict]) -> list[dict]:

@@ -71,6 +71,20 @@ def published_average(method: str, datasets) -> tuple[float | None, float | None
     return base, new, harmonic_mean(base, new)
 
 
+def published_frame(methods, dataset: str):
+    """What the papers publish for `methods` (ours or the papers' names) on `dataset` (ours or the papers'
+    name), as a DataFrame: one row per method that has one (Base, New, H in %)."""
+    import pandas as pd
+    name = PAPER_DATASETS.get(dataset, dataset)
+    records = []
+    for method in methods:
+        base, new, h = published(method, name)
+        if base is not None:
+            records.append({"method": method, "Base": base, "New": new, "H": h})
+    frame = pd.DataFrame(records, columns=["method", "Base", "New", "H"]).set_index("method")
+    return frame.rename_axis(columns=f"{name}, ViT-B/16, papers")
+
+
 def paper_rows(summary: list[dict]) -> list[dict]:
     """One row per (dataset, method) of `grid.summarize_rows(...)`, in the papers' order (the average first),
     with our seed-averaged Base / New / H and the published ones beside them (None where there are none): per
