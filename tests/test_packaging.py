@@ -186,6 +186,22 @@ def test_every_notebook_has_its_colab_badge_and_a_readme_link():
         assert url in readme, f"README.md has no Colab link to {path.name}"
 
 
+def test_chapters_run_the_books_world_on_a_gpu_too_with_one_switch_to_real_data():
+    """Chapters 01-06 load TinyCLIP on every machine (their text quotes its outputs); REAL_DATA, off by default
+    and set in the setup cell, runs one cell of the chapter's experiment on a registered real dataset."""
+    import json
+
+    from tmml_lite import datasets
+    for path in sorted((ROOT / "notebooks").glob("0[1-6]_*.ipynb")):
+        code = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        setup = next(c for c in code if "load_clip" in c)
+        assert "REAL_DATA = False" in setup and 'PROFILE, DEVICE = "tiny", "cpu"' in setup, path.name
+        assert not any("get_profile()" in c for c in code), f"{path.name} lets the machine pick the profile"
+        real = [c for c in code if "real_data_frame" in c]
+        assert len(real) == 1 and "if REAL_DATA:" in real[0], path.name
+        assert re.search(r'REAL_DATASET = "(\w+)"', real[0])[1] in datasets.DATASETS, path.name
+
+
 def _build_scripts():
     """The book's build scripts scripts/check_notebooks.py and scripts/run_exercises.py, imported as modules."""
     sys.path.insert(0, str(ROOT / "scripts"))
