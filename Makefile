@@ -8,7 +8,8 @@
 #   make pretrain   regenerate the TinyCLIP checkpoint shipped in tmml_lite/assets (about 55 min on 2 cores)
 #   make bench      the premise table (zero-shot, linear probe, CoOp per task) into
 #                   tmml_lite/assets/premises.csv, then the base-to-new grids into ablation.csv (chapter 06)
-#                   and benchmark.csv (chapter 07); resumable: finished runs are skipped, so delete a file
+#                   and benchmark.csv (chapter 07), then the other two protocols into transfer.csv
+#                   (chapter 07); resumable: finished runs are skipped, so delete a file
 #                   to regenerate it from scratch
 #   make clean      remove _build
 #
@@ -85,6 +86,8 @@ bench: $(INSTALLED)
 	$(PY) -m tmml_lite bench --results tmml_lite/assets/ablation.csv
 	$(PY) -m tmml_lite bench --methods zero-shot CoOp CoCoOp TMML \
 	    --tasks shapes textures fine_grained counting digits --results tmml_lite/assets/benchmark.csv
+	$(PY) -m tmml_lite bench --protocol cross-dataset domain-generalization \
+	    --methods "CoOp (batch 4)" CoCoOp TMML --results tmml_lite/assets/transfer.csv
 
 # ---------------------------------------------------------------------------------------------------------
 # Book: refuse notebooks whose stored outputs are not one clean run, then build. `--all` re-reads every

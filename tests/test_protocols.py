@@ -121,3 +121,17 @@ def test_merge_prints_both_protocols_in_the_papers_shape(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "cross-dataset" in out and "domain-generalization" in out
     assert "| CoOp | 50.0 | 51.0 | 52.0 | 53.0 | 54.0 | 52.5 |" in out  # source, 4 shifted targets, their mean
+
+
+def test_the_committed_transfer_grids_hold_every_run_of_chapter_7_once():
+    """The premise rows (zero-shot, CoOp; run first) and the methods' grid (run after them) together hold each
+    (method, tested task, seed) of both protocols exactly once, on the shipped backbone."""
+    from tmml_lite.premises import COMMITTED_TRANSFER
+    from tmml_lite.protocols import TRANSFER_RESULTS
+    tasks = {t.name for protocol in TINY.values() for t in protocol.tasks}
+    for path, methods in ((COMMITTED_TRANSFER, {"zero-shot", "CoOp"}),
+                          (TRANSFER_RESULTS, {"CoOp (batch 4)", "CoCoOp", "TMML"})):
+        rows = read_transfer_rows(path)
+        cells = [(r["method"], r["target"], r["seed"]) for r in rows]
+        assert sorted(cells) == sorted((m, t, s) for m in methods for t in tasks for s in (1, 2, 3)), path.name
+        assert {(r["source"], r["shots"], r["backbone"]) for r in rows} == {("fine_grained-photo", 16, "TinyCLIP-P8")}

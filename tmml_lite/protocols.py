@@ -45,6 +45,12 @@ class Protocol:
         return (self.source, *self.targets)
 
 
+# The committed grid of chapter 7 on the world's protocols: the step-matched control, CoCoOp and TMML, seeds 1-3
+# (zero-shot's and CoOp's rows are the premise table's, `premises.COMMITTED_TRANSFER`, run before these):
+#   TMML_PROFILE=tiny python -m tmml_lite bench --protocol cross-dataset domain-generalization \
+#       --methods "CoOp (batch 4)" CoCoOp TMML --results tmml_lite/assets/transfer.csv
+TRANSFER_RESULTS = Path(__file__).parent / "assets" / "transfer.csv"
+
 TINY = {
     "cross-dataset": Protocol("cross-dataset", world.SOURCE_TASK, tuple(world.CROSS_DATASET_TASKS.values())),
     "domain-generalization": Protocol("domain-generalization", world.SOURCE_TASK, tuple(world.DG_TASKS.values())),
