@@ -60,7 +60,7 @@ bench: export TMML_PROFILE := tiny
 
 test: $(INSTALLED)
 	@start=$$(date +%s); rc=0; \
-	$(PY) -m pytest -q --durations=12 -m "not browser" tests || rc=$$?; \
+	$(PY) -m pytest -q -n 2 --durations=12 -m "not browser" tests || rc=$$?; \
 	echo "== unit tests: $$(( $$(date +%s) - start )) s wall time (exit $$rc)"; \
 	exit $$rc
 	@start=$$(date +%s); rc=0; \

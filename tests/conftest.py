@@ -38,17 +38,31 @@ FRESH: dict[str, FreshPython] = {}
 
 
 def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # `make test` runs two workers on two cores: one thread each, so they do not fight over the cores, and
+        # the fresh Pythons below inherit it (pretraining is float32: a resumed run equals a straight one only
+        # on the same thread count; the tiny profile's float64 results do not depend on it).
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+        torch.set_num_threads(1)
     config.addinivalue_line("markers", "fresh_python(launcher): the test waits for a fresh Python started when "
                                        "the session starts, by launcher(folder) -> (code, env) of its module")
 
 
+def start_fresh_python(item) -> None:
+    """Start the fresh Python that `item`'s fresh_python marker names, unless it is running already."""
+    marker = item.get_closest_marker("fresh_python")
+    if marker is not None and marker.args[0] not in FRESH:
+        folder = Path(tempfile.mkdtemp(prefix="tmml-fresh-"))
+        code, env = getattr(item.module, marker.args[0])(folder)
+        FRESH[marker.args[0]] = FreshPython(code, env, folder)
+
+
 def pytest_collection_finish(session):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # each worker collects every test but runs only some: it starts a fresh Python when one asks
     for item in session.items:  # the selected tests only
-        marker = item.get_closest_marker("fresh_python")
-        if marker is not None and marker.args[0] not in FRESH:
-            folder = Path(tempfile.mkdtemp(prefix="tmml-fresh-"))
-            code, env = getattr(item.module, marker.args[0])(folder)
-            FRESH[marker.args[0]] = FreshPython(code, env, folder)
+        start_fresh_python(item)
 
 
 def pytest_sessionfinish(session):
@@ -63,7 +77,9 @@ def pytest_sessionfinish(session):
 
 @pytest.fixture
 def fresh_python(request) -> FreshPython:
-    """The fresh Python this test's fresh_python marker names, started when the session started."""
+    """The fresh Python this test's fresh_python marker names, started when the session started (or now, on
+    a pytest-xdist worker)."""
+    start_fresh_python(request.node)
     return FRESH[request.node.get_closest_marker("fresh_python").args[0]]
 
 
